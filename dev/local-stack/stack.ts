@@ -55,7 +55,7 @@ export function readTls(): { cert: Buffer; key: Buffer; certPath: string; keyPat
 
 export async function startCosmos(port = 0): Promise<{ endpoint: string; key: string; server: Server }> {
   const tls = readTls();
-  const server = createHttpsServer({ keepAlive: true, key: tls.key, cert: tls.cert }) as Server;
+  const server = createHttpsServer({ keepAlive: true, key: tls.key, cert: tls.cert });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
