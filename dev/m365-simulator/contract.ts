@@ -144,3 +144,98 @@ export interface MailModule {
 }
 
 export type RegisterMailRoutes = (deps: MailModuleDeps) => MailModule;
+
+/* ------------------------------------------------------------------------------------------------------
+ * Public surface used by tests, benchmarks, `npm start` and other engineers (implemented by the core,
+ * except the routes marked (mail), implemented by the mail module).
+ *
+ * Start in-process:  `import { startSimulator } from 'dev/m365-simulator/server'`
+ *   startSimulator(options: SimulatorOptions): Promise<StartedSimulator>
+ * Standalone:        `npm run sim -- --port 8443 [--seed seed.json]`
+ *
+ * Entra ID (per tenant id, or a tenant's verified domain):
+ *   POST /{tenant}/oauth2/v2.0/token                 client_credentials: client_secret or client_assertion (JWT)
+ *   GET  /{tenant}/v2.0/.well-known/openid-configuration
+ *   GET  /{tenant}/discovery/v2.0/keys  and  /common/discovery/v2.0/keys   (JWKS, RS256)
+ *   Access tokens: RS256 JWT with iss `${url}/{tenantId}/v2.0`, aud = the requested resource
+ *   (`https://graph.microsoft.com` for `${graph}/.default`, `https://vault.azure.net` for Key Vault), tid, appid,
+ *   roles, exp, nbf, iat. @azure/identity's ClientSecretCredential works with
+ *   `{ authorityHost: url, disableInstanceDiscovery: true }`; MSAL Node with `knownAuthorities: ['127.0.0.1:PORT']`.
+ * Graph:     `${url}/v1.0/...`   (the Graph client: baseUrl = url, customHosts = new Set(['127.0.0.1']))
+ * Key Vault: `${url}/secrets/{name}[/{version}]?api-version=...`  (SecretClient with
+ *   `disableChallengeResourceVerification: true`; any valid simulator token with aud https://vault.azure.net).
+ *
+ * Control API (JSON, no auth, loopback only):
+ *   POST   /_sim/tenants                          { id?, displayName, domain? }            -> SimTenant
+ *   POST   /_sim/tenants/{t}/apps                 { appId?, displayName, roles: string[],
+ *                                                   mailboxScope?: string[] | null,         (null/absent: all mailboxes)
+ *                                                   secrets?: [{ value?, expiresAt? }],
+ *                                                   certificates?: [{ certificatePem }],
+ *                                                   federatedIssuers?: [{ issuer, subject }] }
+ *                                                -> { appId, tenantId, secrets: [{ id, value, expiresAt }] }
+ *   PATCH  /_sim/tenants/{t}/apps/{appId}         { roles?, mailboxScope? }
+ *   POST   /_sim/tenants/{t}/apps/{appId}/secrets { value?, expiresAt? }  -> { id, value, expiresAt }
+ *   DELETE /_sim/tenants/{t}/apps/{appId}/secrets/{id}
+ *   DELETE /_sim/tenants/{t}/apps/{appId}         (app no longer in tenant: AADSTS700016)
+ *   POST   /_sim/tenants/{t}/users                { userPrincipalName, displayName?, userPurpose?, mailboxEnabled?,
+ *                                                   mailbox?: MailboxSeed }                  -> SimUser
+ *   POST   /_sim/tenants/{t}/user-tokens          { audience, preferredUsername, oid?, roles?: string[],
+ *                                                   expiresInSeconds?, notBeforeSeconds? }  -> { accessToken }
+ *          (signed with the same keys as app tokens: a stand-in for Entra-issued API tokens)
+ *   GET    /_sim/counters      -> SimCounters          POST /_sim/counters/reset
+ *   PUT    /_sim/faults        { seed, rules: FaultRule[] }   DELETE /_sim/faults
+ *   POST   /_sim/reset          (everything)
+ *   (mail) POST   /_sim/mailboxes/{user}/seed                     MailboxSeed
+ *   (mail) POST   /_sim/mailboxes/{user}/messages                 { folder?, count?, seed?, message?: Partial<graph message> }
+ *                                                                 -> { ids: string[] }
+ *   (mail) POST   /_sim/mailboxes/{user}/messages/{id}/move       { destination: folder name or id } -> { id }
+ *   (mail) PATCH  /_sim/mailboxes/{user}/messages/{id}            { isRead?, subject?, categories?, ... }
+ *   (mail) DELETE /_sim/mailboxes/{user}/messages/{id}
+ *   (mail) POST   /_sim/mailboxes/{user}/delta/expire             { folder? }   (next delta call with an older token: 410)
+ *   (mail) GET    /_sim/mailboxes/{user}/folders                  -> [{ id, displayName, path, totalItemCount }]
+ * ---------------------------------------------------------------------------------------------------- */
+
+export interface SimulatorOptions {
+  /** 0 or absent: a free port. */
+  port?: number;
+  host?: string;
+  tls: { cert: string | Buffer; key: string | Buffer };
+  /** Tenants, apps, users and mailboxes to create at start (same shapes as the control API). */
+  seed?: unknown;
+}
+
+export interface StartedSimulator {
+  /** e.g. `https://127.0.0.1:8443` */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface FaultRule {
+  /** Regular expression matched against `METHOD path` (e.g. `GET /v1.0/users/[^/]+/mailFolders/.+/delta`). */
+  route?: string;
+  /** Only for this mailbox (UPN or id). */
+  mailbox?: string;
+  /** Share of matching requests (0–1) answered with `status` (429 and 503 carry Retry-After). */
+  rate: number;
+  status?: 429 | 500 | 503;
+  retryAfterSeconds?: number;
+  /** Share of matching requests whose connection is destroyed without an answer. */
+  dropRate?: number;
+  /** Added latency for matching requests. */
+  latencyMs?: number;
+}
+
+export interface SimCounters {
+  /** Requests per route pattern (`GET /v1.0/users/{user}/mailFolders/{folderId}/messages/delta`). */
+  requestsByRoute: Record<string, number>;
+  /** Graph requests per mailbox (UPN, lowercased). */
+  requestsByMailbox: Record<string, number>;
+  /** Highest number of in-flight Graph requests per mailbox (per app) seen since the last reset. */
+  peakConcurrencyByMailbox: Record<string, number>;
+  /** Token requests per app id (client credentials). */
+  tokenRequestsByApp: Record<string, number>;
+  throttled: number;
+  faultsInjected: number;
+  totalGraphRequests: number;
+}
