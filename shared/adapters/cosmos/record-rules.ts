@@ -1,0 +1,249 @@
+/**
+ * Storage rules shared by the Cosmos repositories and the in-memory fakes (`test/support/in-memory-repositories.ts`),
+ * so both behave the same: validation, derived ids, paging limits, contact merging.
+ */
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import { AppError, fieldErrorsFromIssues, validationFailed, type FieldError } from '../../errors';
+import {
+  MAX_PAGE_LIMIT,
+  type CommunicationUpsert,
+  type ContactSighting,
+  type PageRequest,
+} from '../../domain/ports/repositories';
+import {
+  communicationRecord,
+  emailAddress,
+  idForName,
+  isoDateTime,
+  recordName,
+  type CommunicationRecord,
+  type ContactRecord,
+} from '../../domain/records';
+
+/** How many times `update` re-reads and retries after a stale ETag before giving up with CONFLICT stale. */
+export const MAX_WRITE_ATTEMPTS = 10;
+
+/** Before retry `attempt` (0 = first try, no wait): a short random wait, so racing writers spread out. */
+export function backoffBeforeRetry(attempt: number): Promise<void> {
+  if (attempt === 0) return Promise.resolve();
+  const ms = Math.random() * Math.min(200, 5 * 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Cosmos system properties we never expose (`_etag` becomes `etag`). */
+export const SYSTEM_FIELDS = ['_rid', '_self', '_ts', '_attachments', '_etag', '_lsn'] as const;
+
+/** Parses `candidate` with `schema`; VALIDATION_FAILED listing every bad field (prefixed with `prefix.`). */
+export function validateRecord<S extends z.ZodType>(schema: S, candidate: unknown, prefix?: string): z.output<S> {
+  const result = schema.safeParse(candidate);
+  if (result.success) return result.data;
+  const errors = fieldErrorsFromIssues(result.error.issues);
+  throw validationFailed(prefix ? errors.map((e) => ({ ...e, field: `${prefix}.${e.field}` })) : errors);
+}
+
+/**
+ * A valid ISO date-time in UTC with milliseconds (`toISOString`), so stored instants compare and sort as
+ * strings; anything else is returned unchanged for validation to report.
+ */
+export function normalizeInstant(value: unknown): unknown {
+  return typeof value === 'string' && isoDateTime.safeParse(value).success ? new Date(value).toISOString() : value;
+}
+
+/** The record's fields without `etag` (never stored as a field). */
+export function withoutEtag<T extends { etag?: string }>(record: T): Omit<T, 'etag'> {
+  const copy: T = { ...record };
+  delete copy.etag;
+  return copy;
+}
+
+/** Why `id` cannot be a Cosmos id (max 255 characters, none of / \\ ? #), or undefined when it can. */
+export function cosmosIdProblem(id: unknown): string | undefined {
+  if (typeof id !== 'string' || id.length === 0) return 'must not be empty';
+  if (id.length > 255) return 'must be at most 255 characters';
+  if (/[/\\?#]/.test(id)) return 'must not contain / \\ ? or #';
+  return undefined;
+}
+
+/** VALIDATION_FAILED (field `field`) unless `id` can be a Cosmos id. */
+export function assertCosmosId(id: unknown, field = 'id'): void {
+  const problem = cosmosIdProblem(id);
+  if (problem) throw validationFailed([{ field, message: problem }]);
+}
+
+/** A communication ready to write (validated, stored fields set) and the ETag it must match, if any. */
+export interface CommunicationWrite {
+  record: Omit<CommunicationRecord, 'etag'>;
+  etag: string | undefined;
+}
+
+/** Validates every record before anything is written; errors are prefixed `records.<index>.`. */
+export function validateCommunicationBatch(records: readonly CommunicationUpsert[], now: string): CommunicationWrite[] {
+  const given: unknown = records;
+  if (!Array.isArray(given)) throw validationFailed([{ field: 'records', message: 'must be a list' }]);
+  const writes: CommunicationWrite[] = [];
+  const errors: FieldError[] = [];
+  records.forEach((input, index) => {
+    try {
+      const { etag, ...fields } = input;
+      const record = validateRecord(
+        communicationRecord,
+        prepareCommunication({ ...fields, createdAt: fields.createdAt ?? now, updatedAt: now }),
+        `records.${index}`,
+      );
+      assertCosmosId(record.id, `records.${index}.id`);
+      writes.push({ record: withoutEtag(record), etag });
+    } catch (error) {
+      if (!(error instanceof AppError) || !error.errors) throw error;
+      errors.push(...error.errors);
+    }
+  });
+  if (errors.length) throw validationFailed(errors);
+  return writes;
+}
+
+/** Sets `docType` and normalizes instants of a communication about to be validated. */
+export function prepareCommunication(fields: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...fields,
+    docType: 'communication',
+    communicationDate: normalizeInstant(fields['communicationDate']),
+  };
+}
+
+/** `since` as a stored instant; VALIDATION_FAILED for an invalid date. */
+export function sinceInstant(since: Date): string {
+  if (!(since instanceof Date) || Number.isNaN(since.getTime())) {
+    throw validationFailed([{ field: 'since', message: 'must be a valid date' }]);
+  }
+  return since.toISOString();
+}
+
+/** The limit of a page request; VALIDATION_FAILED unless an integer 1–200. */
+export function pageLimit(page: PageRequest): number {
+  const limit = page.limit;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
+    throw validationFailed([{ field: 'limit', message: `must be an integer from 1 to ${MAX_PAGE_LIMIT}` }]);
+  }
+  return limit;
+}
+
+/** The Cosmos id of a record name, or undefined when `name` cannot be a valid name (so nothing can exist). */
+export function idForValidName(name: string): string | undefined {
+  return recordName.safeParse(name).success ? idForName(name) : undefined;
+}
+
+export function requireEtag(etag: string | undefined, what: string): string {
+  if (typeof etag !== 'string' || etag.length === 0) {
+    throw validationFailed([{ field: 'etag', message: `is required to replace ${what} (read it first)` }]);
+  }
+  return etag;
+}
+
+/** The name in `record` must give the same id: a rename (other than letter case) is not a replace. */
+export function assertSameName(id: string, newName: string, field: string): void {
+  if (idForName(newName) !== id) {
+    throw validationFailed([{ field, message: 'cannot be changed (only its letter case can)' }]);
+  }
+}
+
+/** The id of the document that reserves `email` under service principal `servicePrincipalName`. */
+export function emailClaimId(servicePrincipalName: string, email: string): string {
+  const digest = createHash('sha256')
+    .update(idForName(servicePrincipalName))
+    .update('\n')
+    .update(email.trim().toLowerCase())
+    .digest('hex');
+  return `emailClaim:${digest}`;
+}
+
+/** Contacts are keyed by the lowercased address; VALIDATION_FAILED (field `email`) for a bad address. */
+export function normalizeContactEmail(email: string): string {
+  const result = emailAddress.safeParse(email);
+  if (!result.success) throw validationFailed([{ field: 'email', message: 'must be a valid email address' }]);
+  return result.data;
+}
+
+export function contactIdForEmail(normalizedEmail: string): string {
+  return `contact:${createHash('sha256').update(normalizedEmail).digest('hex').slice(0, 40)}`;
+}
+
+export function validateSighting(sighting: ContactSighting): void {
+  const errors: FieldError[] = [];
+  if (typeof sighting.emailAccount !== 'string' || sighting.emailAccount.trim() === '') {
+    errors.push({ field: 'emailAccount', message: 'must not be empty' });
+  }
+  if (typeof sighting.owner !== 'string' || sighting.owner.trim() === '') {
+    errors.push({ field: 'owner', message: 'must not be empty' });
+  }
+  if (!(sighting.seenAt instanceof Date) || Number.isNaN(sighting.seenAt.getTime())) {
+    errors.push({ field: 'seenAt', message: 'must be a valid date' });
+  }
+  if (sighting.fullName !== undefined && typeof sighting.fullName !== 'string') {
+    errors.push({ field: 'fullName', message: 'must be a string' });
+  }
+  if (errors.length) throw validationFailed(errors);
+}
+
+const MAX_CONTACT_LINKS = 1000;
+const MAX_FULL_NAME = 300;
+
+const cleanFullName = (name: string | undefined): string | undefined => {
+  const trimmed = name?.trim();
+  return trimmed ? trimmed.slice(0, MAX_FULL_NAME) : undefined;
+};
+
+/** A new contact for its first sighting (without stored fields other than those given). */
+export function newContact(
+  id: string,
+  email: string,
+  sighting: ContactSighting,
+  now: string,
+): Omit<ContactRecord, 'etag'> {
+  const seen = sighting.seenAt.toISOString();
+  const fullName = cleanFullName(sighting.fullName);
+  return {
+    id,
+    docType: 'contact',
+    emailId: email,
+    ...(fullName === undefined ? {} : { fullName }),
+    emailAccounts: [sighting.emailAccount],
+    owners: [sighting.owner],
+    firstSeenAt: seen,
+    lastSeenAt: seen,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** `existing` with the sighting merged in, or undefined when it adds nothing (no write needed). */
+export function mergeSighting(
+  existing: ContactRecord,
+  sighting: ContactSighting,
+  now: string,
+): Omit<ContactRecord, 'etag'> | undefined {
+  const seen = sighting.seenAt.toISOString();
+  const addAccount =
+    !existing.emailAccounts.includes(sighting.emailAccount) && existing.emailAccounts.length < MAX_CONTACT_LINKS;
+  const addOwner = !existing.owners.includes(sighting.owner) && existing.owners.length < MAX_CONTACT_LINKS;
+  const fullName = existing.fullName ?? cleanFullName(sighting.fullName);
+  const firstSeenAt = Date.parse(seen) < Date.parse(existing.firstSeenAt) ? seen : existing.firstSeenAt;
+  const lastSeenAt = Date.parse(seen) > Date.parse(existing.lastSeenAt) ? seen : existing.lastSeenAt;
+  const changed =
+    addAccount ||
+    addOwner ||
+    fullName !== existing.fullName ||
+    firstSeenAt !== existing.firstSeenAt ||
+    lastSeenAt !== existing.lastSeenAt;
+  if (!changed) return undefined;
+  const merged = withoutEtag(existing);
+  return {
+    ...merged,
+    ...(fullName === undefined ? {} : { fullName }),
+    emailAccounts: addAccount ? [...existing.emailAccounts, sighting.emailAccount] : existing.emailAccounts,
+    owners: addOwner ? [...existing.owners, sighting.owner] : existing.owners,
+    firstSeenAt,
+    lastSeenAt,
+    updatedAt: now,
+  };
+}
