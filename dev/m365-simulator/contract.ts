@@ -184,7 +184,20 @@ export type RegisterMailRoutes = (deps: MailModuleDeps) => MailModule;
  *          (signed with the same keys as app tokens: a stand-in for Entra-issued API tokens)
  *   GET    /_sim/counters      -> SimCounters          POST /_sim/counters/reset
  *   PUT    /_sim/faults        { seed, rules: FaultRule[] }   DELETE /_sim/faults
- *   POST   /_sim/reset          (everything)
+ *   POST   /_sim/reset          (everything; then re-applies the seed given at start, if any)
+ *   Additions (core):
+ *   GET    /_sim/tenants                            -> { value: SimTenant[] }   (SimTenant: id, displayName, domain, domains)
+ *   POST   /_sim/tenants/{t}/apps/{appId}/certificates { certificatePem } -> { id, thumbprint, thumbprintSha256, expiresAt }
+ *          (app creation also answers `certificates: [...]` in that shape)
+ *   GET    /_sim/tenants/{t}/users               -> { value: SimUser[] }
+ *   PATCH  /_sim/tenants/{t}/users/{user}        { displayName?, userPurpose?, mailboxEnabled? } -> SimUser
+ *   DELETE /_sim/tenants/{t}/users/{user}
+ *   user-tokens also accept { name?, scopes?: string[] (scp), clientId? (azp) } and answer { accessToken, expiresOn }
+ *   GET    /_sim/faults        -> { seed, rules }
+ *   GET    /_sim/limits        PUT /_sim/limits { mailboxConcurrency?, mailboxRequestsPerWindow?, windowSeconds?,
+ *                                                concurrencyRetryAfterSeconds? }
+ *   PUT    /_sim/keyvault      { tenantId }   (the tenant named in Key Vault's challenge; default: the first tenant)
+ *   Seed files: { tenants?: [{ ...tenant, apps?: [app], users?: [user] }], keyVault?, limits?, faults? }
  *   (mail) POST   /_sim/mailboxes/{user}/seed                     MailboxSeed
  *   (mail) POST   /_sim/mailboxes/{user}/messages                 { folder?, count?, seed?, message?: Partial<graph message> }
  *                                                                 -> { ids: string[] }
