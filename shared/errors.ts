@@ -14,6 +14,10 @@ export const ERROR_CODES = {
   RATE_LIMITED: { status: 429, retryable: true },
   /** A downstream service (Cosmos, Storage, Key Vault, Graph, Entra) is unreachable or answered 5xx. */
   DEPENDENCY_UNAVAILABLE: { status: 503, retryable: true },
+  /** Entra ID refused a service principal's credential or configuration, or the principal is disabled
+   * (`details`: `tokenErrorCode` e.g. `AADSTS7000215`, `remedy`, `definitive`). Retrying will not help until
+   * an administrator fixes the principal. */
+  CREDENTIAL_REJECTED: { status: 424, retryable: false },
   /** Invalid or missing settings at startup. */
   CONFIG_INVALID: { status: 500, retryable: false },
   INTERNAL: { status: 500, retryable: false },

@@ -38,6 +38,26 @@ export type EncryptedBlob = z.infer<typeof encryptedBlob>;
 
 export const validationError = z.object({ code: z.string(), message: z.string(), at: isoDateTime }).strict();
 
+/** What happened to a principal and who did it (newest last; the use cases keep the latest 20). Never secrets. */
+export const SERVICE_PRINCIPAL_AUDIT_ACTIONS = [
+  'created',
+  'updated',
+  'credential-rotated',
+  'validated',
+  'validation-failed',
+  'disabled',
+] as const;
+export const servicePrincipalAuditEntry = z
+  .object({
+    at: isoDateTime,
+    action: z.enum(SERVICE_PRINCIPAL_AUDIT_ACTIONS),
+    actor: z.string().max(320),
+    code: z.string().max(100).optional(),
+    message: z.string().max(1000).optional(),
+  })
+  .strict();
+export type ServicePrincipalAuditEntry = z.infer<typeof servicePrincipalAuditEntry>;
+
 /** Container `servicePrincipals`, partition key `/id`; id = idForName(servicePrincipalName). */
 export const servicePrincipalRecord = z
   .object({
@@ -63,6 +83,7 @@ export const servicePrincipalRecord = z
     /** Set when the credential expires within 30 days (or has expired). */
     credentialWarning: z.string().optional(),
     createdBy: z.string().optional(),
+    audit: z.array(servicePrincipalAuditEntry).max(50).optional(),
   })
   .strict();
 export type ServicePrincipalRecord = z.infer<typeof servicePrincipalRecord>;
