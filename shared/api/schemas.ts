@@ -1,0 +1,298 @@
+/**
+ * The API's request and response shapes (zod). Field names are the spec's field names in camelCase.
+ *
+ * Response views are plain (non-strict) objects: the route framework parses every response through them,
+ * which drops any stored field a view does not list (leases, delta links, blob names, token caches...).
+ * Request schemas are strict at every level: unknown fields are refused.
+ */
+import { z } from 'zod';
+import {
+  ACCOUNT_TYPES,
+  SYNC_LOG_STATUSES,
+  SYNC_STATUSES,
+  SYNC_TYPES,
+  emailAddress,
+  folderFilterEntry,
+  isoDate,
+  isoDateTime,
+  linkingRule,
+  recordName,
+} from '../domain/records';
+
+// ---------------------------------------------------------------------------------------------------------
+// Shared pieces
+
+/** `{name}` path param of email accounts. */
+export const accountNameParams = z.object({ name: recordName.meta({ description: 'The account name.' }) });
+
+/** Communication ids are hex digests (48 characters); anything else cannot exist. */
+export const communicationIdParams = z.object({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a communication id')
+    .meta({ description: 'The communication id.' }),
+});
+
+/** A Frappe-style doctype name, e.g. `Support Ticket`. */
+export const referenceDoctype = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(140, 'must be at most 140 characters')
+  .regex(/^[A-Za-z][A-Za-z0-9 _-]*$/, 'may contain only letters, digits, spaces, _ and -, starting with a letter');
+
+/** The linked record's name, e.g. `TICKET-0042`. */
+export const referenceName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(140, 'must be at most 140 characters')
+  // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+  .refine((v) => !/[\u0000-\u001f\u007f<>]/.test(v), 'must not contain control characters, < or >');
+
+// ---------------------------------------------------------------------------------------------------------
+// Email accounts
+
+export const folderFilterView = z
+  .object({
+    folderName: z.string(),
+    syncEnabled: z.boolean(),
+    lastSyncTime: z.string().optional(),
+  })
+  .meta({ id: 'FolderFilterEntry' });
+
+export const emailAccountView = z
+  .object({
+    accountName: z.string(),
+    accountType: z.enum(ACCOUNT_TYPES),
+    emailAddress: z.string(),
+    user: z.string().meta({ description: 'User mailbox: its user. Shared mailbox: the admin who configured it.' }),
+    enabled: z.boolean(),
+    servicePrincipal: z.string(),
+    syncFromDate: z.string().optional(),
+    lastSyncTime: z.string().optional(),
+    lastSyncStatus: z.enum(SYNC_STATUSES).optional(),
+    syncErrorMessage: z.string().optional(),
+    syncErrorCode: z.string().optional(),
+    syncErrorRemedy: z.string().optional(),
+    folderFilter: z.array(folderFilterView),
+    autoCreateContact: z.boolean(),
+    syncAttachments: z.boolean(),
+    maxAttachmentSize: z.number().int().meta({ description: 'In MB.' }),
+    linkingRules: z.array(linkingRule),
+    throttledUntil: z.string().optional(),
+    createdBy: z.string().optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    etag: z.string().optional().meta({ description: 'Send as `If-Match` to make a change conditional.' }),
+  })
+  .meta({ id: 'EmailAccount' });
+
+/** A folder to sync (the child table "M365 Folder Filter"), as a client sends it. */
+export const folderFilterInput = z
+  .object({
+    folderName: folderFilterEntry.shape.folderName,
+    syncEnabled: z.boolean().default(true),
+  })
+  .strict()
+  .meta({ id: 'FolderFilterInput' });
+
+export const folderFilterList = z
+  .array(folderFilterInput)
+  .max(100, 'must list at most 100 folders')
+  .superRefine((folders, ctx) => {
+    const seen = new Set<string>();
+    folders.forEach((folder, index) => {
+      const key = folder.folderName.toLowerCase();
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [index, 'folderName'], message: 'is listed twice' });
+      seen.add(key);
+    });
+  });
+
+const accountSettings = {
+  syncFromDate: isoDate.optional().meta({ description: 'Sync mail received on or after this date.' }),
+  folderFilter: folderFilterList.optional().meta({ description: 'Folders to sync (default: Inbox and Sent Items).' }),
+  autoCreateContact: z.boolean().optional(),
+  syncAttachments: z.boolean().optional(),
+  maxAttachmentSize: z.number().int().min(0).max(150).optional().meta({ description: 'In MB (default 10).' }),
+};
+
+export const enableSyncBody = z
+  .object({
+    servicePrincipal: recordName.meta({ description: 'The service principal (tenant) to sync through.' }),
+    emailAddress: emailAddress.optional().meta({ description: 'Your mailbox address (default: your username).' }),
+    accountName: recordName.optional().meta({ description: 'Default: `M365-{emailAddress}`.' }),
+    ...accountSettings,
+  })
+  .strict()
+  .meta({ id: 'EnableSyncRequest' });
+export type EnableSyncBody = z.output<typeof enableSyncBody>;
+
+export const sharedMailboxBody = z
+  .object({
+    servicePrincipal: recordName,
+    emailAddress: emailAddress.meta({ description: 'The shared mailbox address, e.g. support@contoso.com.' }),
+    accountName: recordName.optional().meta({ description: 'Default: `M365-{emailAddress}`.' }),
+    ...accountSettings,
+  })
+  .strict()
+  .meta({ id: 'SharedMailboxRequest' });
+export type SharedMailboxBody = z.output<typeof sharedMailboxBody>;
+
+export const emailAccountPatchBody = z
+  .object({
+    enabled: z.boolean().optional(),
+    servicePrincipal: recordName.optional(),
+    syncFromDate: isoDate.nullable().optional().meta({ description: 'null clears it.' }),
+    folderFilter: folderFilterList.optional(),
+    autoCreateContact: z.boolean().optional(),
+    syncAttachments: z.boolean().optional(),
+    maxAttachmentSize: z.number().int().min(0).max(150).optional(),
+    linkingRules: z.array(linkingRule).max(50, 'must list at most 50 rules').optional(),
+  })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, 'must change at least one field')
+  .meta({ id: 'EmailAccountPatch' });
+export type EmailAccountPatchBody = z.output<typeof emailAccountPatchBody>;
+
+export const folderFilterBody = z
+  .object({ folderFilter: folderFilterList })
+  .strict()
+  .meta({ id: 'FolderFilterRequest' });
+
+export const emailAccountListQuery = {
+  accountType: z.enum(ACCOUNT_TYPES).optional(),
+  enabled: z.stringbool().optional().meta({ description: '`true` or `false`.' }),
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Sync logs
+
+export const syncLogView = z
+  .object({
+    id: z.string(),
+    emailAccount: z.string(),
+    folderName: z.string(),
+    syncType: z.enum(SYNC_TYPES),
+    syncStartTime: z.string(),
+    syncEndTime: z.string().optional(),
+    status: z.enum(SYNC_LOG_STATUSES),
+    emailsFetched: z.number().int(),
+    emailsCreated: z.number().int(),
+    emailsUpdated: z.number().int(),
+    emailsSkipped: z.number().int(),
+    emailsRemoved: z.number().int(),
+    errorMessage: z.string().optional(),
+    errorCode: z.string().optional(),
+  })
+  .meta({ id: 'SyncLog' });
+
+// ---------------------------------------------------------------------------------------------------------
+// Communications
+
+export const attachmentView = z
+  .object({
+    id: z.string(),
+    fileName: z.string(),
+    contentType: z.string(),
+    size: z.number().int(),
+    isInline: z.boolean(),
+    kind: z.enum(['file', 'item', 'reference']),
+    status: z.enum(['stored', 'skipped', 'link']),
+    skipReason: z.string().optional(),
+    url: z.string().optional().meta({ description: 'The link, for reference attachments.' }),
+    contentId: z.string().optional(),
+  })
+  .meta({ id: 'Attachment' });
+
+const communicationFields = {
+  id: z.string(),
+  emailAccount: z.string(),
+  accountType: z.enum(ACCOUNT_TYPES),
+  owner: z.string(),
+  subject: z.string(),
+  sender: z.string(),
+  senderFullName: z.string().optional(),
+  recipients: z.string(),
+  cc: z.string(),
+  bcc: z.string(),
+  sentOrReceived: z.enum(['Sent', 'Received']),
+  communicationDate: z.string(),
+  seen: z.boolean(),
+  referenceDoctype: z.string().optional(),
+  referenceName: z.string().optional(),
+  folder: z.string(),
+  conversationId: z.string().optional(),
+  messageId: z.string().optional(),
+  inReplyTo: z.string().optional(),
+  importance: z.enum(['low', 'normal', 'high']).optional(),
+  categories: z.array(z.string()),
+  hasAttachments: z.boolean().optional(),
+  attachments: z.array(attachmentView),
+  removedInM365: z.boolean(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  etag: z.string().optional(),
+};
+
+/** In lists: everything but the body. */
+export const communicationSummaryView = z.object(communicationFields).meta({ id: 'CommunicationSummary' });
+
+export const communicationView = z
+  .object({
+    ...communicationFields,
+    content: z.string().meta({ description: 'HTML body (empty when the body is stored separately).' }),
+    textContent: z.string().optional(),
+    contentStoredSeparately: z.boolean().meta({ description: 'True when the body was too large for the record.' }),
+  })
+  .meta({ id: 'Communication' });
+
+export const communicationListQuery = {
+  emailAccount: recordName.optional(),
+  folder: folderFilterEntry.shape.folderName.optional(),
+  referenceDoctype: referenceDoctype.optional(),
+  referenceName: referenceName.optional(),
+  since: isoDateTime.optional().meta({ description: 'Only communications on or after this instant.' }),
+};
+
+export const communicationPatchBody = z
+  .object({
+    referenceDoctype: referenceDoctype.nullable().meta({ description: 'null removes the link.' }),
+    referenceName: referenceName.nullable(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if ((body.referenceDoctype === null) !== (body.referenceName === null)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [body.referenceDoctype === null ? 'referenceDoctype' : 'referenceName'],
+        message: 'referenceDoctype and referenceName are set or cleared together',
+      });
+    }
+  })
+  .meta({ id: 'CommunicationLink' });
+
+// ---------------------------------------------------------------------------------------------------------
+// Contacts
+
+export const contactView = z
+  .object({
+    id: z.string(),
+    emailId: z.string(),
+    fullName: z.string().optional(),
+    firstName: z.string().optional(),
+    lastName: z.string().optional(),
+    emailAccounts: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Accounts whose mail mentioned it (System Managers and Inbox Users only).' }),
+    firstSeenAt: z.string(),
+    lastSeenAt: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Contact' });
+
+export const contactListQuery = {
+  email: emailAddress.optional().meta({ description: 'Exact address (case-insensitive).' }),
+};
