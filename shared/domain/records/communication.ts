@@ -60,6 +60,9 @@ export const communicationRecord = z
     hasAttachments: z.boolean().optional(),
     attachments: z.array(attachmentMeta),
     removedInM365: z.boolean(),
+    /** The last fresh (initial or resync) delta round that delivered this message (`{folderId}@{roundStartedAt}`);
+     * set by the sync engine, which marks messages a resync round did not deliver as removed. */
+    syncRound: z.string().max(600).optional(),
     /** Graph's changeKey / lastModifiedDateTime: an unchanged message is not written again. */
     changeKey: z.string().optional(),
     lastModifiedDateTime: isoDateTime.optional(),

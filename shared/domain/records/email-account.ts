@@ -22,6 +22,12 @@ export const folderSyncState = z
     roundStartedAt: isoDateTime.optional(),
     /** A filtered initial delta caps at 5,000; the window's lower bound for the next catch-up pass. */
     filterFrom: isoDateTime.optional(),
+    /** A filtered round hit the 5,000 cap: this folder's rounds run without `$filter` (older mail is dropped
+     * client-side). Set by the sync engine (shared/domain/sync/folder-sync.ts). */
+    unfiltered: z.boolean().optional(),
+    /** The current fresh round is a resync (after an expired token, a cap restart or a re-created folder): at its
+     * end, communications of the folder it did not deliver are marked removed (the sync engine's sweep). */
+    sweepAtEnd: z.boolean().optional(),
   })
   .strict();
 export type FolderSyncState = z.infer<typeof folderSyncState>;
