@@ -206,6 +206,11 @@ export type RegisterMailRoutes = (deps: MailModuleDeps) => MailModule;
  *   (mail) DELETE /_sim/mailboxes/{user}/messages/{id}
  *   (mail) POST   /_sim/mailboxes/{user}/delta/expire             { folder? }   (next delta call with an older token: 410)
  *   (mail) GET    /_sim/mailboxes/{user}/folders                  -> [{ id, displayName, path, totalItemCount }]
+ *   (mail, additive) POST /messages also returns { restIds, immutableIds }; move returns { id, restId, immutableId };
+ *          POST /delta/expire also takes { code?: 'SyncStateNotFound' | 'resyncRequired' | ..., status?: 4xx };
+ *          GET  /_sim/mailboxes/{user}/messages?folder=&top=     -> { value: [{ id, immutableId, subject, ... }] }
+ *          POST /_sim/subscriptions/{id}/lifecycle               { event: reauthorizationRequired | subscriptionRemoved | missed }
+ *          GET  /_sim/subscriptions                               -> { value: Subscription[] } (all apps)
  * ---------------------------------------------------------------------------------------------------- */
 
 export interface SimulatorOptions {
