@@ -30,6 +30,8 @@ export interface DeltaOptions {
   top?: number;
   orderDesc?: boolean;
   changeType?: 'created' | 'updated' | 'deleted';
+  /** `$expand=singleValueExtendedProperties($filter=...)`: property ids carried into every page of the round. */
+  expandProperties?: string[];
 }
 
 /** `since` of the initial round (everything in the folder); later rounds hold a change sequence (≥ 0). */
@@ -92,6 +94,7 @@ function encodeToken(state: DeltaState): string {
     o.top ?? null,
     o.orderDesc ? 1 : 0,
     o.changeType ?? null,
+    o.expandProperties ?? null,
   ];
   const payload = Buffer.from(JSON.stringify(compact), 'utf8');
   return toBase64Url(Buffer.concat([sign(payload), payload])).replace(/=+$/, '');
@@ -112,6 +115,7 @@ function decodeToken(token: string): DeltaState | undefined {
     if (typeof c[14] === 'number') options.top = c[14];
     if (c[15] === 1) options.orderDesc = true;
     if (typeof c[16] === 'string') options.changeType = c[16] as DeltaOptions['changeType'];
+    if (Array.isArray(c[17])) options.expandProperties = c[17] as string[];
     return {
       inst: c[1] as number,
       folder: c[2] as number,

@@ -76,7 +76,8 @@ export function parseSelect(
   const lookup = new Map(known.map((p) => [p.toLowerCase(), p]));
   const out: string[] = [];
   for (const part of raw.split(',')) {
-    const name = part.trim();
+    // A derived-type cast (`microsoft.graph.fileAttachment/contentId`) selects the property on that type.
+    const name = part.trim().replace(/^microsoft\.graph\.[A-Za-z]+\//i, '');
     if (!name) continue;
     const canonical = lookup.get(name.toLowerCase());
     if (!canonical) {
@@ -250,6 +251,30 @@ export function expandAttachmentsOf(query: URLSearchParams): { select?: string[]
   if (!m) return undefined;
   const select = parseSelect(m[1] ?? null, ATTACHMENT_PROPERTIES, 'microsoft.graph.attachment');
   return select ? { select } : {};
+}
+
+/**
+ * `$expand=singleValueExtendedProperties($filter=id eq 'String 0x1042' or id eq 'String 0x1039')` → the
+ * requested property ids, as sent (other expansions are ignored; an unsupported filter is a 400 like Graph's).
+ */
+export function expandExtendedPropertiesOf(query: URLSearchParams): string[] | undefined {
+  const raw = option(query, 'expand');
+  if (raw === null) return undefined;
+  const m = /(?:^|,)\s*singleValueExtendedProperties\s*\(\s*\$filter\s*=\s*([^)]*)\)/i.exec(raw);
+  if (!m) return undefined;
+  const ids: string[] = [];
+  for (const part of (m[1] ?? '').split(/\s+or\s+/i)) {
+    const id = /^\s*id\s+eq\s+'((?:[^']|'')+)'\s*$/i.exec(part)?.[1];
+    if (!id) {
+      throw new SimHttpError(
+        400,
+        'ErrorInvalidUrlQueryFilter',
+        `The $expand filter '${m[1] ?? ''}' is not supported by the simulator (id eq '...' [or id eq '...']).`,
+      );
+    }
+    ids.push(id.replace(/''/g, "'"));
+  }
+  return ids;
 }
 
 /** Rebuilds a list URL with a new `$skip` (Graph's nextLink for Outlook collections). */

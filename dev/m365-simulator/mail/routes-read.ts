@@ -24,6 +24,7 @@ import {
   compare,
   countOf,
   expandAttachmentsOf,
+  expandExtendedPropertiesOf,
   filterOf,
   nextSkipLink,
   orderOf,
@@ -239,6 +240,7 @@ function listMessages(services: MailRouteServices, scope: 'mailbox' | 'folder'):
     const pageSize = Math.min(topOf(req.query) ?? ctx.maxPageSize ?? 10, MAX_PAGE_SIZE);
     const skip = skipOf(req.query);
     const expand = expandAttachmentsOf(req.query);
+    const extendedProperties = expandExtendedPropertiesOf(req.query);
     const sorted = mailbox.sortedSlots(folder?.slot);
     let matched: ArrayLike<number> = sorted;
     if (filter)
@@ -254,6 +256,7 @@ function listMessages(services: MailRouteServices, scope: 'mailbox' | 'folder'):
       readBasic: isReadBasic(ctx),
       ...(select ? { select } : {}),
       ...(expand ? { expandAttachments: expand } : {}),
+      ...(extendedProperties ? { extendedProperties } : {}),
     };
     const bodyType = preferredBodyType(req);
     const collection = folder
@@ -276,12 +279,14 @@ function getMessage(services: MailRouteServices): RouteHandler {
     const slot = messageOr404(mailbox, req.params['id'] ?? '');
     const select = selectOf(req.query);
     const expand = expandAttachmentsOf(req.query);
+    const extendedProperties = expandExtendedPropertiesOf(req.query);
     const bodyType = preferredBodyType(req);
     const message: MessageJson = messageJson(mailbox, slot, {
       immutable: ctx.immutableIds,
       readBasic: isReadBasic(ctx),
       ...(select ? { select } : {}),
       ...(expand ? { expandAttachments: expand } : {}),
+      ...(extendedProperties ? { extendedProperties } : {}),
       ...(bodyType ? { bodyType } : {}),
     });
     return graphJsonResponse({ '@odata.context': metadata(ctx, `${contextUser(req)}/messages/$entity`), ...message });
@@ -357,6 +362,8 @@ function deltaOptions(query: URLSearchParams): DeltaOptions {
     }
     options.changeType = value;
   }
+  const expandProperties = expandExtendedPropertiesOf(query);
+  if (expandProperties) options.expandProperties = expandProperties;
   return options;
 }
 
@@ -382,6 +389,7 @@ function messageDelta(services: MailRouteServices): RouteHandler {
         readBasic,
         withType: true,
         ...(page.options.select ? { select: page.options.select as never } : {}),
+        ...(page.options.expandProperties ? { extendedProperties: page.options.expandProperties } : {}),
         ...(bodyType ? { bodyType } : {}),
       });
     });

@@ -43,6 +43,32 @@ export interface MessageViewOptions {
   expandAttachments?: { select?: string[] };
   /** Include `@odata.type` (delta responses). */
   withType?: boolean;
+  /** `$expand=singleValueExtendedProperties($filter=id eq '...')`: the requested property ids. */
+  extendedProperties?: readonly string[];
+}
+
+/**
+ * Single-value extended properties the simulator knows: PidTagInReplyToId (`String 0x1042`),
+ * PidTagInternetReferences (`String 0x1039`), PidTagInternetMessageId (`String 0x1035`). Graph echoes the id
+ * in its own spelling (lower-case hex, no leading zeros) and omits properties the item does not have.
+ */
+function extendedPropertyValues(c: MessageContent, ids: readonly string[]): Array<{ id: string; value: string }> {
+  const out: Array<{ id: string; value: string }> = [];
+  for (const requested of ids) {
+    const hex = /^\s*string\s+0x([0-9a-f]{1,8})\s*$/i.exec(requested)?.[1];
+    if (!hex) continue;
+    const tag = parseInt(hex, 16);
+    const value =
+      tag === 0x1042
+        ? c.inReplyTo
+        : tag === 0x1039
+          ? c.references.join(' ')
+          : tag === 0x1035
+            ? c.internetMessageId
+            : null;
+    if (value) out.push({ id: `String 0x${tag.toString(16)}`, value });
+  }
+  return out;
 }
 
 const BASIC_EXCLUDED = new Set<MessageProperty>(['body', 'bodyPreview', 'uniqueBody', 'attachments']);
@@ -215,6 +241,10 @@ export function messageJson(mailbox: MailboxStore, slot: number, options: Messag
     out.attachments = c().attachments.map((spec, index) =>
       attachmentJson(mailbox, slot, id, spec, index, { select: expand.select }),
     );
+  }
+  if (options.extendedProperties) {
+    const properties = extendedPropertyValues(c(), options.extendedProperties);
+    if (properties.length > 0) out.singleValueExtendedProperties = properties;
   }
   return out;
 }
