@@ -7,7 +7,15 @@
  */
 import { z } from 'zod';
 import {
+  createServicePrincipalInput,
+  testConnectionInput,
+  updateServicePrincipalInput,
+} from '../domain/identity/service-principal-input';
+import type { FolderPhase } from '../domain/sync/progress';
+import {
   ACCOUNT_TYPES,
+  CLOUDS,
+  SERVICE_PRINCIPAL_AUDIT_ACTIONS,
   SYNC_LOG_STATUSES,
   SYNC_STATUSES,
   SYNC_TYPES,
@@ -296,3 +304,187 @@ export const contactView = z
 export const contactListQuery = {
   email: emailAddress.optional().meta({ description: 'Exact address (case-insensitive).' }),
 };
+
+// ---------------------------------------------------------------------------------------------------------
+// Service principals
+
+/** `{name}` path param of service principals. */
+export const servicePrincipalNameParams = z.object({
+  name: recordName.meta({ description: 'The service principal name.' }),
+});
+
+export const servicePrincipalCreateBody = createServicePrincipalInput.meta({
+  id: 'ServicePrincipalCreate',
+  description:
+    'Exactly one credential: `clientSecret` (with `clientSecretExpiresAt` for expiry warnings), `certificate: { pem }` ' +
+    '(private key and certificate) or `federated: {}`. Secrets go to Key Vault and are never returned.',
+});
+
+export const servicePrincipalPatchBody = updateServicePrincipalInput.meta({
+  id: 'ServicePrincipalPatch',
+  description:
+    'Only the fields to change. `null` clears an optional text field; for `authorityUrl`, `graphApiEndpoint` and ' +
+    "`scopes` it restores the cloud's default. A new credential replaces the old one (rotation).",
+});
+
+const servicePrincipalCredentialView = z
+  .object({
+    kind: z.enum(['clientSecret', 'certificate', 'federated']),
+    expiresAt: z.string().optional(),
+    thumbprintSha256: z.string().optional(),
+    managedIdentityClientId: z.string().optional(),
+  })
+  .meta({ id: 'ServicePrincipalCredential', description: 'How the principal signs in; never the secret itself.' });
+
+const servicePrincipalAuditView = z
+  .object({
+    at: z.string(),
+    action: z.enum(SERVICE_PRINCIPAL_AUDIT_ACTIONS),
+    actor: z.string(),
+    code: z.string().optional(),
+    message: z.string().optional(),
+  })
+  .meta({ id: 'ServicePrincipalAuditEntry' });
+
+/** What a System Manager sees: every field except secrets (`toPublicServicePrincipal`). */
+export const servicePrincipalView = z
+  .object({
+    servicePrincipalName: z.string(),
+    tenantId: z.string(),
+    tenantName: z.string().optional(),
+    clientId: z.string(),
+    cloud: z.enum(CLOUDS),
+    authorityUrl: z.string(),
+    graphApiEndpoint: z.string(),
+    scopes: z.string(),
+    enabled: z.boolean(),
+    company: z.string().optional(),
+    description: z.string().optional(),
+    credential: servicePrincipalCredentialView,
+    hasTokenCache: z.boolean().meta({ description: 'An encrypted token cache is stored (never returned).' }),
+    lastTokenRefresh: z.string().optional(),
+    tokenExpiresAt: z.string().optional(),
+    lastValidatedAt: z.string().optional(),
+    validationError: z.object({ code: z.string(), message: z.string(), at: z.string() }).optional(),
+    credentialWarning: z.string().optional().meta({ description: 'Set when the credential expires within 30 days.' }),
+    audit: z.array(servicePrincipalAuditView),
+    createdBy: z.string().optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    etag: z.string().optional().meta({ description: 'Send as `If-Match` to make a change conditional.' }),
+  })
+  .meta({ id: 'ServicePrincipal' });
+
+/** What everyone else sees of an enabled principal (to pick one when enabling sync). */
+export const servicePrincipalNameView = z
+  .object({ servicePrincipalName: z.string(), tenantName: z.string().optional() })
+  .meta({ id: 'ServicePrincipalName' });
+
+export const servicePrincipalListItem = z.union([servicePrincipalView, servicePrincipalNameView]);
+
+export const servicePrincipalListQuery = {
+  enabled: z.stringbool().optional().meta({ description: '`true` or `false` (others always see enabled ones only).' }),
+};
+
+const mailboxToProbe = testConnectionInput.shape.mailboxes.unwrap().element;
+
+/** `?mailboxes=a@contoso.com,b@contoso.com` (a POST without a body). */
+export const testConnectionQuery = z.object({
+  mailboxes: z
+    .string()
+    .max(3500, 'is too long')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    )
+    .pipe(z.array(mailboxToProbe).min(1, 'must list at least one mailbox').max(10, 'must list at most 10 mailboxes'))
+    .optional()
+    .meta({
+      description:
+        'Comma-separated mailboxes (UPN or address) to probe. Default: up to 5 mailboxes of enabled accounts using the principal.',
+    }),
+});
+
+export const connectionCheckView = z
+  .object({
+    name: z.string().meta({ description: '`token`, `permissions`, `directory` or `mailbox:<address>`.' }),
+    ok: z.boolean(),
+    code: z.string().meta({ description: '`OK`, or the Entra ID / Graph error code (e.g. `AADSTS7000215`).' }),
+    message: z.string(),
+    remedy: z.string().optional().meta({ description: 'What to do, for failed checks.' }),
+  })
+  .meta({ id: 'ConnectionCheck' });
+
+export const testConnectionResultView = z
+  .object({
+    ok: z.boolean(),
+    servicePrincipalName: z.string(),
+    tokenExpiresAt: z.string().optional(),
+    checks: z.array(connectionCheckView),
+  })
+  .meta({ id: 'TestConnectionResult' });
+
+// ---------------------------------------------------------------------------------------------------------
+// Sync control and status
+
+export const syncRequestedView = z
+  .object({
+    queued: z.boolean().meta({ description: 'A sync request was queued.' }),
+    syncing: z.boolean().meta({ description: 'A sync is already running (nothing was queued; it carries on).' }),
+    statusUrl: z.string().meta({ description: "The account's sync status." }),
+  })
+  .meta({ id: 'SyncRequested' });
+
+export const SYNC_SKIP_REASONS = ['syncing', 'throttled', 'principal-disabled'] as const;
+export type SyncSkipReason = (typeof SYNC_SKIP_REASONS)[number];
+
+export const syncAllRequestedView = z
+  .object({
+    queued: z.number().int().meta({ description: 'How many accounts were queued.' }),
+    accounts: z.array(z.string()).meta({ description: 'The accounts queued.' }),
+    skipped: z
+      .array(z.object({ accountName: z.string(), reason: z.enum(SYNC_SKIP_REASONS), message: z.string() }))
+      .meta({ description: 'Your enabled accounts that were not queued, and why.' }),
+    statusUrl: z.string(),
+  })
+  .meta({ id: 'SyncAllRequested' });
+
+const FOLDER_PHASES = [
+  'not-started',
+  'initial',
+  'incremental-round',
+  'up-to-date',
+] as const satisfies readonly FolderPhase[];
+
+export const folderSyncStatusView = z
+  .object({
+    folderName: z.string(),
+    syncEnabled: z.boolean(),
+    phase: z.enum(FOLDER_PHASES),
+    initialSyncComplete: z.boolean().meta({ description: 'The first full sync of the folder has finished.' }),
+    lastSyncTime: z.string().optional(),
+    processed: z.number().int().meta({ description: 'Messages processed in the current (or last) round.' }),
+    estimatedTotal: z.number().int().optional().meta({ description: "The folder's item count, when known." }),
+    percent: z.number().int().min(0).max(100).optional().meta({ description: 'While the first sync runs.' }),
+    etaSeconds: z.number().int().min(0).optional().meta({ description: 'Estimated seconds left, with `percent`.' }),
+  })
+  .meta({ id: 'FolderSyncStatus' });
+
+export const syncStatusView = z
+  .object({
+    accountName: z.string(),
+    accountType: z.enum(ACCOUNT_TYPES),
+    enabled: z.boolean(),
+    lastSyncTime: z.string().optional(),
+    lastSyncStatus: z.enum(SYNC_STATUSES).optional(),
+    syncErrorMessage: z.string().optional(),
+    syncErrorCode: z.string().optional(),
+    syncErrorRemedy: z.string().optional(),
+    throttledUntil: z.string().optional().meta({ description: 'Microsoft Graph throttled the mailbox until then.' }),
+    syncing: z.boolean().meta({ description: 'A sync is running now.' }),
+    folders: z.array(folderSyncStatusView),
+    recentLogs: z.array(syncLogView).meta({ description: 'The 5 newest sync logs.' }),
+  })
+  .meta({ id: 'SyncStatus' });
