@@ -25,9 +25,13 @@ const healthReport = z.object({
   status: z.enum(['ok', 'degraded']),
   version: z.string(),
   checks: z.record(z.string(), z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() })),
+  warnings: z
+    .array(z.object({ servicePrincipalName: z.string(), expiresAt: z.string(), message: z.string() }))
+    .optional()
+    .meta({ description: 'Service principal credentials expiring within 30 days (or expired); absent when none.' }),
 });
 
-function registerHealth(): void {
+export function registerHealth(): void {
   if (registeredRoutes().some((route) => route.name === 'health')) return;
   registerRouteSpec({
     name: 'health',

@@ -1,0 +1,67 @@
+/**
+ * With `app.setup({ enableHttpStream: true })` the host streams both ways through the library's HTTP proxy,
+ * like the real host. Runs in a child process (plain Node module resolution, as under `npm start`; the
+ * library's proxy server stays open for the process's lifetime).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+let child: ChildProcess;
+let url: string;
+
+beforeAll(async () => {
+  child = spawn(
+    process.execPath,
+    [
+      '-r',
+      path.join(__dirname, 'support/register-ts.js'),
+      path.join(__dirname, 'support/run-host.ts'),
+      path.join(__dirname, 'fixtures/streaming-functions.ts'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`host did not start:\n${output}`)), 20_000);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const ready = /READY (\S+)/.exec(output);
+      if (ready) {
+        clearTimeout(timer);
+        resolve(ready[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`host exited with ${code}:\n${output}`)));
+  });
+}, 30_000);
+
+afterAll(async () => {
+  if (child.exitCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+});
+
+describe('HTTP streaming through the local host', () => {
+  it('delivers the first chunk of a response before the handler has produced the rest', async () => {
+    const res = await fetch(`${url}/api/slow/a`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain');
+    const reader = res.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toBe('first;');
+    expect((await fetch(`${url}/api/release/a`, { method: 'POST' })).status).toBe(204);
+    let rest = '';
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
+    expect(rest).toBe('last');
+  });
+
+  it('streams a request body to the handler', async () => {
+    const body = Buffer.alloc(3 * 1024 * 1024, 7);
+    const res = await fetch(`${url}/api/count`, { method: 'POST', body });
+    expect(await res.json()).toEqual({ bytes: body.length });
+  });
+});
