@@ -1,5 +1,8 @@
 /** `GET /api/communications/{id}`: one communication with its body (404 when the caller may not see it). */
 import { app } from '@azure/functions';
+import { z } from 'zod';
+import { syncServices } from '../shared/adapters/sync-factory';
+import { fullBody } from '../shared/api/mailbox-reads';
 import { getCommunication, withBodyFlag } from '../shared/api/communications';
 import { apiDependencies } from '../shared/api/dependencies';
 import { communicationIdParams, communicationView } from '../shared/api/schemas';
@@ -12,13 +15,24 @@ export const communicationGet = defineRoute(
     route: 'communications/{id}',
     auth: 'user',
     params: communicationIdParams,
+    query: z.object({
+      includeBody: z.stringbool().optional().meta({
+        description:
+          '`true`: a body too large for the record (`contentStoredSeparately`) is read from storage into `content`.',
+      }),
+    }),
     responses: { 200: communicationView },
     summary: 'Get a communication',
     tags: ['Communications'],
   },
-  async ({ params }, principal) => {
+  async ({ params, query }, principal) => {
     const communication = await getCommunication(apiDependencies().repositories, principal, params.id);
-    return ok(withBodyFlag(communication), communication.etag ? { ETag: communication.etag } : undefined);
+    const view = withBodyFlag(communication);
+    if (query.includeBody === true && communication.contentBlob) {
+      const { blobs, settings } = syncServices();
+      view.content = await fullBody(blobs, settings.attachmentsContainer, communication);
+    }
+    return ok(view, communication.etag ? { ETag: communication.etag } : undefined);
   },
 );
 

@@ -18,7 +18,21 @@ import { emailAccountsList } from '../../functions/email-accounts-list';
 import { openApi } from '../../functions/openapi';
 import { sharedMailboxCreate } from '../../functions/shared-mailbox-create';
 import { sharedMailboxesList } from '../../functions/shared-mailboxes-list';
+import { servicePrincipalCreate } from '../../functions/service-principal-create';
+import { servicePrincipalDelete } from '../../functions/service-principal-delete';
+import { servicePrincipalGet } from '../../functions/service-principal-get';
+import { servicePrincipalTest } from '../../functions/service-principal-test';
+import { servicePrincipalUpdate } from '../../functions/service-principal-update';
+import { servicePrincipalsList } from '../../functions/service-principals-list';
+import { emailAccountSync } from '../../functions/email-account-sync';
+import { emailAccountSyncStatus } from '../../functions/email-account-sync-status';
+import { syncOwnAccounts } from '../../functions/sync-own-accounts';
+import { syncStatusList } from '../../functions/sync-status-list';
+import { withServicePrincipalsAndSyncQueue, type ApiWorldExtras } from './api-world-extras';
 import { invokeRoute, type InvokeRequest } from '../support/openapi-contract';
+import { communicationAttachmentGet } from '../../functions/communication-attachment-get';
+import { emailAccountFoldersList } from '../../functions/email-account-folders-list';
+import { installSyncApiFakes, uninstallSyncApiFakes } from './sync-api-fixture';
 import {
   ALICE_ACCOUNT,
   ALICE_MAIL,
@@ -227,13 +241,147 @@ const MATRIX: MatrixRow[] = [
     },
   },
   { title: 'GET openapi.json', route: openApi, request: {}, expect: [200, 200, 200, 200, 200] },
+  {
+    title: "GET alice's mailbox folders",
+    route: emailAccountFoldersList,
+    request: account(ALICE_ACCOUNT),
+    expect: [401, 200, 404, 404, 200],
+  },
+  {
+    title: "GET the shared mailbox's folders",
+    route: emailAccountFoldersList,
+    request: account(SHARED_ACCOUNT),
+    expect: [401, 404, 404, 200, 200],
+  },
+  {
+    title: "GET a missing account's folders",
+    route: emailAccountFoldersList,
+    request: account('M365-nobody@contoso.test'),
+    expect: [401, 404, 404, 404, 404],
+  },
+  {
+    title: "GET an attachment of alice's communication",
+    route: communicationAttachmentGet,
+    request: { params: { id: ALICE_MAIL, attachmentId: 'att-0' } },
+    expect: [401, 200, 404, 200, 200],
+  },
+  {
+    title: 'GET an attachment of a shared mailbox communication',
+    route: communicationAttachmentGet,
+    request: { params: { id: SHARED_MAIL, attachmentId: 'att-2' } },
+    expect: [401, 404, 404, 200, 200],
+  },
+  {
+    title: "GET a missing attachment of alice's communication",
+    route: communicationAttachmentGet,
+    request: { params: { id: ALICE_MAIL, attachmentId: 'att-missing' } },
+    expect: [401, 404, 404, 404, 404],
+  },
+  {
+    title: 'GET service-principals (others: enabled ones, names only)',
+    route: servicePrincipalsList,
+    request: {},
+    expect: [401, 200, 200, 200, 200],
+    sees: {
+      key: 'servicePrincipalName',
+      values: [null, ['Contoso'], ['Contoso'], ['Contoso'], ['Contoso', 'Fabrikam']],
+    },
+  },
+  {
+    title: 'POST service-principals',
+    route: servicePrincipalCreate,
+    request: {
+      body: {
+        servicePrincipalName: 'Northwind',
+        tenantId: '9e7a1d2b-0000-4000-8000-00000000beef',
+        clientId: '9e7a1d2b-0000-4000-8000-00000000cafe',
+        clientSecret: 'matrix-secret-value',
+      },
+    },
+    expect: [401, 403, 403, 403, 201],
+  },
+  {
+    title: 'GET a service principal',
+    route: servicePrincipalGet,
+    request: { params: { name: 'Contoso' } },
+    expect: [401, 403, 403, 403, 200],
+  },
+  {
+    title: 'GET a missing service principal',
+    route: servicePrincipalGet,
+    request: { params: { name: 'Nowhere' } },
+    expect: [401, 403, 403, 403, 404],
+  },
+  {
+    title: 'PATCH a service principal',
+    route: servicePrincipalUpdate,
+    request: { params: { name: 'Contoso' }, body: { description: 'Main tenant' } },
+    expect: [401, 403, 403, 403, 200],
+  },
+  {
+    title: 'DELETE an unused service principal',
+    route: servicePrincipalDelete,
+    request: { params: { name: 'Fabrikam' } },
+    expect: [401, 403, 403, 403, 204],
+  },
+  {
+    title: 'POST test a service principal',
+    route: servicePrincipalTest,
+    request: { params: { name: 'Contoso' } },
+    expect: [401, 403, 403, 403, 200],
+  },
+  {
+    title: "POST sync alice's account (a sync holds the lease: nothing queued)",
+    route: emailAccountSync,
+    request: account(ALICE_ACCOUNT),
+    expect: [401, 200, 404, 404, 200],
+  },
+  {
+    title: 'POST sync the shared mailbox',
+    route: emailAccountSync,
+    request: account(SHARED_ACCOUNT),
+    expect: [401, 404, 404, 403, 200],
+  },
+  {
+    title: 'POST sync (your own accounts)',
+    route: syncOwnAccounts,
+    request: {},
+    expect: [401, 202, 202, 202, 202],
+  },
+  {
+    title: "GET alice's sync status",
+    route: emailAccountSyncStatus,
+    request: account(ALICE_ACCOUNT),
+    expect: [401, 200, 404, 404, 200],
+  },
+  {
+    title: "GET the shared mailbox's sync status",
+    route: emailAccountSyncStatus,
+    request: account(SHARED_ACCOUNT),
+    expect: [401, 404, 404, 200, 200],
+  },
+  {
+    title: 'GET sync-status (the accounts you may see)',
+    route: syncStatusList,
+    request: {},
+    expect: [401, 200, 200, 200, 200],
+    sees: {
+      key: 'accountName',
+      values: [null, [ALICE_ACCOUNT], [BOB_ACCOUNT], [SHARED_ACCOUNT], [ALICE_ACCOUNT, BOB_ACCOUNT, SHARED_ACCOUNT]],
+    },
+  },
 ];
 
 let world: ApiWorld;
+let extras: ApiWorldExtras;
 beforeAll(async () => {
   world = await startApiWorld();
+  extras = await withServicePrincipalsAndSyncQueue(world);
+  installSyncApiFakes(world);
 });
 afterAll(async () => {
+  uninstallSyncApiFakes();
+  await extras.close();
   await world.close();
 });
 
@@ -252,6 +400,7 @@ describe.each(MATRIX)('$title', (row) => {
         );
         // A refused request changes nothing.
         expect(world.snapshot()).toBe(before);
+        expect(await extras.sideEffects()).toEqual({ secrets: 0, queued: 0 });
       }
       const expected = row.sees?.values[index];
       if (row.sees && expected) {
@@ -279,6 +428,18 @@ it('covers every route defined by the API function files', () => {
     communicationUpdate,
     contactsList,
     openApi,
+    emailAccountFoldersList,
+    communicationAttachmentGet,
+    servicePrincipalsList,
+    servicePrincipalCreate,
+    servicePrincipalGet,
+    servicePrincipalUpdate,
+    servicePrincipalDelete,
+    servicePrincipalTest,
+    emailAccountSync,
+    syncOwnAccounts,
+    emailAccountSyncStatus,
+    syncStatusList,
   ]) {
     expect(covered.has(route.name)).toBe(true);
   }

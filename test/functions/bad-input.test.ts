@@ -10,8 +10,19 @@ import { emailAccountFoldersSet } from '../../functions/email-account-folders-se
 import { emailAccountUpdate } from '../../functions/email-account-update';
 import { emailAccountsEnableSync } from '../../functions/email-accounts-enable-sync';
 import { sharedMailboxCreate } from '../../functions/shared-mailbox-create';
+import { emailAccountSync } from '../../functions/email-account-sync';
+import { servicePrincipalCreate } from '../../functions/service-principal-create';
+import { servicePrincipalDelete } from '../../functions/service-principal-delete';
+import { servicePrincipalTest } from '../../functions/service-principal-test';
+import { servicePrincipalUpdate } from '../../functions/service-principal-update';
+import { syncOwnAccounts } from '../../functions/sync-own-accounts';
+import { withServicePrincipalsAndSyncQueue, type ApiWorldExtras } from './api-world-extras';
 import { invokeRoute, type InvokeRequest } from '../support/openapi-contract';
 import { ALICE_ACCOUNT, ALICE_MAIL, startApiWorld, type ApiWorld } from './api-fixture';
+import { communicationAttachmentGet } from '../../functions/communication-attachment-get';
+import { communicationGet } from '../../functions/communication-get';
+import { emailAccountFoldersList } from '../../functions/email-account-folders-list';
+import { SEEDED_ATTACHMENT_BYTES, installSyncApiFakes, uninstallSyncApiFakes } from './sync-api-fixture';
 
 interface WriteRoute {
   route: DefinedRoute;
@@ -61,6 +72,29 @@ const WRITE_ROUTES: WriteRoute[] = [
     body: { referenceDoctype: 'Support Ticket', referenceName: 'TICKET-1' },
     typedField: 'referenceDoctype',
   },
+  {
+    route: servicePrincipalCreate,
+    body: {
+      servicePrincipalName: 'Northwind',
+      tenantId: '9e7a1d2b-0000-4000-8000-00000000beef',
+      clientId: '9e7a1d2b-0000-4000-8000-00000000cafe',
+      clientSecret: 'bad-input-table-secret',
+      clientSecretExpiresAt: '2027-01-01T00:00:00Z',
+    },
+    dateField: 'clientSecretExpiresAt',
+    typedField: 'enabled',
+  },
+  {
+    route: servicePrincipalUpdate,
+    params: { name: 'Contoso' },
+    body: { description: 'Main tenant', clientSecretExpiresAt: '2027-01-01T00:00:00Z' },
+    dateField: 'clientSecretExpiresAt',
+    typedField: 'enabled',
+  },
+  { route: servicePrincipalDelete, params: { name: 'Fabrikam' }, typedField: '' },
+  { route: servicePrincipalTest, params: { name: 'Contoso' }, typedField: '' },
+  { route: emailAccountSync, params: { name: ALICE_ACCOUNT }, typedField: '' },
+  { route: syncOwnAccounts, typedField: '' },
 ];
 
 interface BadInput {
@@ -158,6 +192,12 @@ const BAD_INPUTS: BadInput[] = [
     status: 400,
     code: 'VALIDATION_FAILED',
   },
+  {
+    kind: 'an empty JSON object where no body is taken',
+    build: (r) => (r.body ? undefined : { rawBody: '{}', headers: json }),
+    status: 400,
+    code: 'VALIDATION_FAILED',
+  },
   ...BAD_NAMES.map((name): BadInput => ({
     kind: `the path value ${JSON.stringify(name)}`,
     build: (r) => {
@@ -184,10 +224,13 @@ const CASES = WRITE_ROUTES.flatMap((route) =>
 );
 
 let world: ApiWorld;
+let extras: ApiWorldExtras;
 beforeAll(async () => {
   world = await startApiWorld();
+  extras = await withServicePrincipalsAndSyncQueue(world);
 });
 afterAll(async () => {
+  await extras.close();
   await world.close();
 });
 
@@ -200,6 +243,7 @@ it.each(CASES)('%s refuses %s', async (_name, _kind, route, bad, request) => {
   if (bad.code === 'VALIDATION_FAILED') expect(res.json.errors.length).toBeGreaterThan(0);
   expect(res.text).not.toContain('<script>');
   expect(world.snapshot()).toBe(before);
+  expect(await extras.sideEffects()).toEqual({ secrets: 0, queued: 0 });
 });
 
 it('the valid form of every request succeeds (so each refusal above is caused by the bad input)', async () => {
@@ -219,4 +263,77 @@ it('tries every kind of bad input on every write route it applies to', () => {
   for (const route of WRITE_ROUTES) {
     expect(CASES.filter(([name]) => name === route.route.name).length).toBeGreaterThanOrEqual(5);
   }
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Read routes that reach Microsoft 365 or Blob storage: bad input is refused before either is called.
+
+describe('read routes backed by Graph or Blob storage', () => {
+  let fakes: ReturnType<typeof installSyncApiFakes>;
+  beforeAll(() => {
+    fakes = installSyncApiFakes(world);
+  });
+  afterAll(() => {
+    uninstallSyncApiFakes();
+  });
+
+  const attachment = { id: ALICE_MAIL, attachmentId: 'att-0' };
+  const READ_CASES: Array<[string, DefinedRoute, InvokeRequest]> = [
+    ...BAD_NAMES.map((name): [string, DefinedRoute, InvokeRequest] => [
+      `folders of the account ${JSON.stringify(name)}`,
+      emailAccountFoldersList,
+      { params: { name } },
+    ]),
+    [
+      'folders with an unknown query parameter',
+      emailAccountFoldersList,
+      { params: { name: ALICE_ACCOUNT }, query: { debug: '1' } },
+    ],
+    ...['../x', '<script>', 'a b', 'x'.repeat(1025), "' OR 1=1 --"].map((id): [string, DefinedRoute, InvokeRequest] => [
+      `the attachment id ${JSON.stringify(id.slice(0, 20))}`,
+      communicationAttachmentGet,
+      { params: { ...attachment, attachmentId: id } },
+    ]),
+    ...['../x', '<script>', "' OR 1=1 --"].map((id): [string, DefinedRoute, InvokeRequest] => [
+      `an attachment of the communication id ${JSON.stringify(id)}`,
+      communicationAttachmentGet,
+      { params: { ...attachment, id } },
+    ]),
+    [
+      'an attachment with an unknown query parameter',
+      communicationAttachmentGet,
+      { params: attachment, query: { raw: '1' } },
+    ],
+    ['includeBody=maybe', communicationGet, { params: { id: ALICE_MAIL }, query: { includeBody: 'maybe' } }],
+  ];
+
+  it.each(READ_CASES)('refuses %s', async (_title, route, request) => {
+    await world.reset();
+    const before = world.snapshot();
+    const res = await invokeRoute(route, { ...request, token: world.tokens.admin });
+    expect(res.status).toBe(400);
+    expect(res.json.code).toBe('VALIDATION_FAILED');
+    expect(res.json.errors.length).toBeGreaterThan(0);
+    expect(res.text).not.toContain('<script>');
+    expect(world.snapshot()).toBe(before);
+    expect(fakes.folderCalls).toEqual([]);
+  });
+
+  it('answers the valid forms (so each refusal above is caused by the bad input)', async () => {
+    await world.reset();
+    const token = world.tokens.admin;
+    expect((await invokeRoute(emailAccountFoldersList, { params: { name: ALICE_ACCOUNT }, token })).status).toBe(200);
+    const download = await invokeRoute(communicationAttachmentGet, { params: attachment, token });
+    expect(download.status).toBe(200);
+    expect(download.bytes).toEqual(SEEDED_ATTACHMENT_BYTES);
+    expect(download.headers.get('content-type')).toBe('application/pdf');
+    expect(download.headers.get('content-disposition')).toBe('attachment; filename="invoice.pdf"');
+    const withBody = await invokeRoute(communicationGet, {
+      params: { id: ALICE_MAIL },
+      query: { includeBody: 'true' },
+      token,
+    });
+    expect(withBody.status).toBe(200);
+    expect(withBody.json.content).toBe('<p>Body 0</p>');
+  });
 });

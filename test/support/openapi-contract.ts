@@ -163,7 +163,8 @@ export function assertMatchesContract(
     if (response.text.length > 0) fail('a body was sent where none is documented');
     return;
   }
-  const media = content[contentType];
+  // OpenAPI media ranges: `*/*` documents any type (e.g. an attachment's own content type).
+  const media = content[contentType] ?? content['*/*'];
   if (!media) return fail(`content type "${contentType}" is not documented (${Object.keys(content).join(', ')})`);
   if (!/json$/.test(contentType)) return; // binary: the media type is the contract
 

@@ -11,8 +11,7 @@
  * Tests replace everything with `setIdentityServicesForTests(createIdentityServices({...}))`.
  */
 import type { TokenCredential } from '@azure/core-auth';
-import { createCosmosRepositories } from '../cosmos';
-import { getCosmosDatabase, getCredential, getLogger } from '../../composition-root';
+import { getCredential, getLogger, getRepositories } from '../../composition-root';
 import { getConfig } from '../../config';
 import { makeServicePrincipalUseCases, type ServicePrincipalUseCases } from '../../domain/identity/service-principals';
 import type { IdentityJobDeps } from '../../domain/identity/jobs';
@@ -91,7 +90,7 @@ export function identityServices(): IdentityServices {
   if (override) return override;
   if (!built) {
     const config = getConfig();
-    const repositories = createCosmosRepositories(getCosmosDatabase(), { clock: systemClock });
+    const repositories = getRepositories();
     built = createIdentityServices({
       keyVaultUrl: config.keyVault.url,
       allowedDevHosts: config.allowedDevHosts,
