@@ -118,7 +118,7 @@ describe('initial and incremental sync', () => {
         (await world.repos.syncLogs.listForAccount(aliceAccount, { limit: 10 })).items
           .map(
             (l) =>
-              `${l.folderName} ${l.emailsCreated} in ${Date.parse(l.syncEndTime) - Date.parse(l.syncStartTime)} ms`,
+              `${l.folderName} ${l.emailsCreated} in ${Date.parse(l.syncEndTime ?? l.syncStartTime) - Date.parse(l.syncStartTime)} ms`,
           )
           .join(', '),
     );
