@@ -22,6 +22,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { ensureDatabase } from '../shared/adapters/cosmos/setup';
 import { loadConfig, SETTING_NAMES, type Config } from '../shared/config';
 import { startFunctionsHost, type StartedFunctionsHost } from './functions-host';
+import { consoleSink, type HostLogSink } from './functions-host/log';
 import { PROJECT_ROOT, readTls, startAzurite, startCosmos, stopChild } from './local-stack/stack';
 import type { SimulatorOptions, StartedSimulator } from './m365-simulator/contract';
 
@@ -83,6 +84,9 @@ export const PLACEHOLDER_SETTINGS = {
   API_AUTH_ISSUERS: 'https://127.0.0.1:9/placeholder-entra/v2.0',
   API_AUTH_AUDIENCE: 'api://m365-mail-sync-local',
 } as const;
+
+/** `SYNC_SCHEDULE` while the demo runs, unless the environment sets one: new demo mail shows up within 30 s. */
+export const DEMO_SYNC_SCHEDULE = '*/30 * * * * *';
 
 /** The audience the local API tokens are issued for (simulator `user-tokens`). */
 export const LOCAL_API_AUDIENCE = 'api://m365-mail-sync-local';
@@ -314,9 +318,14 @@ function writeSettingsFile(settings: Record<string, string>): string {
   return file;
 }
 
-/** The demo step (added by later work as `dev/demo.ts` exporting `runDemo`); skipped with `--no-demo`. */
+/** The demo step (`dev/demo.ts` exporting `runDemo`); skipped with `--no-demo`. */
 async function runDemoStep(
-  context: { apiUrl: string; simulatorUrl: string | undefined; settings: Record<string, string> },
+  context: {
+    apiUrl: string;
+    simulatorUrl: string | undefined;
+    settings: Record<string, string>;
+    setHostLogSink: (sink: HostLogSink | undefined) => void;
+  },
   warn: (text: string) => void,
 ): Promise<boolean> {
   const mod = optionalModule<{ runDemo?: (c: typeof context) => Promise<void> }>('./demo', warn);
@@ -411,13 +420,20 @@ export async function main(argv: readonly string[]): Promise<void> {
       ...(storage ? { storage: { connectionString: storage.connectionString } } : {}),
       ...(simulator ? { simulator: simulator.settings } : {}),
     });
+    if (args.demo && !args.stackOnly && !isSet(env, 'SYNC_SCHEDULE')) settings['SYNC_SCHEDULE'] = DEMO_SYNC_SCHEDULE;
     const config = loadConfig(settings);
     const settingsFile = writeSettingsFile(settings);
     await ensureResources(config, { cosmos: Boolean(cosmos), storage: Boolean(storage) }, warn);
 
+    // The demo sends the host's lines to a file while it draws progress.
+    let hostLogSink: HostLogSink | undefined;
     const host: StartedFunctionsHost | undefined = args.stackOnly
       ? undefined
-      : await startFunctionsHost({ port: args.port, env: settings });
+      : await startFunctionsHost({
+          port: args.port,
+          env: settings,
+          logSink: (line, level) => (hostLogSink ?? consoleSink)(line, level),
+        });
     if (host) cleanups.push({ name: 'the functions host', run: () => host.stop() });
 
     const readyIn = ((performance.now() - startedAt) / 1000).toFixed(1);
@@ -461,7 +477,17 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
 
     if (host && args.demo) {
-      const ran = await runDemoStep({ apiUrl: host.apiUrl, simulatorUrl: simulator?.url, settings }, warn);
+      const ran = await runDemoStep(
+        {
+          apiUrl: host.apiUrl,
+          simulatorUrl: simulator?.url,
+          settings,
+          setHostLogSink: (sink) => {
+            hostLogSink = sink;
+          },
+        },
+        warn,
+      );
       if (!ran) say('  Demo:       none yet (run with --no-demo to skip it once it exists)');
     }
     say('Press Ctrl-C to stop.\n');
