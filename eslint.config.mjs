@@ -19,6 +19,19 @@ export default tseslint.config(
           selector: "MemberExpression[object.name='process'][property.name='env']",
           message: 'Only shared/config.ts reads process.env.',
         },
+        // process['env'], globalThis.process.env, const { env } = process
+        {
+          selector: "MemberExpression[object.name='process'][property.value='env']",
+          message: 'Only shared/config.ts reads process.env.',
+        },
+        {
+          selector: "MemberExpression[object.property.name='process'][property.name='env']",
+          message: 'Only shared/config.ts reads process.env.',
+        },
+        {
+          selector: "VariableDeclarator[init.name='process'] > ObjectPattern > Property[key.name='env']",
+          message: 'Only shared/config.ts reads process.env.',
+        },
       ],
     },
   },
@@ -41,6 +54,21 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         { patterns: [{ group: ['**/dev/**', '**/test/**'], message: 'Shipped code never imports dev/ or test/.' }] },
+      ],
+    },
+  },
+  {
+    // Same rule (it replaces the one above for these files), plus: the domain talks to ports, never to an SDK.
+    files: ['shared/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/dev/**', '**/test/**'], message: 'Shipped code never imports dev/ or test/.' },
+            { group: ['@azure/*', '@microsoft/*'], message: 'shared/domain imports no SDK: use a port.' },
+          ],
+        },
       ],
     },
   },

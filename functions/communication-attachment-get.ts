@@ -1,10 +1,9 @@
 /** `GET /api/communications/{id}/attachments/{attachmentId}`: a stored attachment's bytes (from Blob storage). */
 import { app } from '@azure/functions';
-import { z } from 'zod';
 import { syncServices } from '../shared/adapters/sync-factory';
 import { apiDependencies } from '../shared/api/dependencies';
 import { openAttachment } from '../shared/api/mailbox-reads';
-import { communicationIdParams } from '../shared/api/schemas';
+import { attachmentParams } from '../shared/api/schemas';
 import { binaryResponse, defineRoute, file } from '../shared/http/route';
 
 export const communicationAttachmentGet = defineRoute(
@@ -13,14 +12,7 @@ export const communicationAttachmentGet = defineRoute(
     method: 'GET',
     route: 'communications/{id}/attachments/{attachmentId}',
     auth: 'user',
-    params: communicationIdParams.extend({
-      attachmentId: z
-        .string()
-        .min(1)
-        .max(1024)
-        .regex(/^[A-Za-z0-9+/=_-]+$/, 'must be an attachment id')
-        .meta({ description: "The attachment's id (as listed in the communication's `attachments`)." }),
-    }),
+    params: attachmentParams,
     responses: {
       // Any media type: the attachment's own (e.g. application/pdf), or application/octet-stream when unknown.
       200: binaryResponse('The stored bytes, with the stored content type and file name.', ['*/*']),

@@ -2,9 +2,8 @@
 import { app } from '@azure/functions';
 import { z } from 'zod';
 import { syncServices } from '../shared/adapters/sync-factory';
-import { fullBody } from '../shared/api/mailbox-reads';
-import { getCommunication, withBodyFlag } from '../shared/api/communications';
 import { apiDependencies } from '../shared/api/dependencies';
+import { readCommunication } from '../shared/api/mailbox-reads';
 import { communicationIdParams, communicationView } from '../shared/api/schemas';
 import { defineRoute, ok } from '../shared/http/route';
 
@@ -26,13 +25,9 @@ export const communicationGet = defineRoute(
     tags: ['Communications'],
   },
   async ({ params, query }, principal) => {
-    const communication = await getCommunication(apiDependencies().repositories, principal, params.id);
-    const view = withBodyFlag(communication);
-    if (query.includeBody === true && communication.contentBlob) {
-      const { blobs, settings } = syncServices();
-      view.content = await fullBody(blobs, settings.attachmentsContainer, communication);
-    }
-    return ok(view, communication.etag ? { ETag: communication.etag } : undefined);
+    const { repositories } = apiDependencies();
+    const view = await readCommunication(repositories, syncServices, principal, params.id, query.includeBody === true);
+    return ok(view, view.etag ? { ETag: view.etag } : undefined);
   },
 );
 

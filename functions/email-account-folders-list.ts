@@ -1,24 +1,10 @@
 /** `GET /api/email-accounts/{name}/folders`: the folders available in the account's mailbox (from Microsoft Graph). */
 import { app } from '@azure/functions';
-import { z } from 'zod';
 import { syncServices } from '../shared/adapters/sync-factory';
 import { apiDependencies } from '../shared/api/dependencies';
 import { listMailboxFolders } from '../shared/api/mailbox-reads';
-import { accountNameParams } from '../shared/api/schemas';
+import { accountNameParams, mailboxFolderListView } from '../shared/api/schemas';
 import { defineRoute, ok } from '../shared/http/route';
-
-export const mailboxFolderView = z
-  .object({
-    id: z.string().meta({ description: "Graph's folder id." }),
-    displayName: z.string(),
-    path: z.string().meta({ description: 'Display names from the top of the mailbox, e.g. `Inbox/Orders`.' }),
-    parentFolderId: z.string().optional(),
-    totalItemCount: z.number().int(),
-    unreadItemCount: z.number().int(),
-    childFolderCount: z.number().int(),
-    syncEnabled: z.boolean().meta({ description: "Whether the account's folder filter syncs this folder." }),
-  })
-  .meta({ id: 'MailboxFolder' });
 
 export const emailAccountFoldersList = defineRoute(
   {
@@ -27,7 +13,7 @@ export const emailAccountFoldersList = defineRoute(
     route: 'email-accounts/{name}/folders',
     auth: 'user',
     params: accountNameParams,
-    responses: { 200: z.object({ items: z.array(mailboxFolderView) }).meta({ id: 'MailboxFolderList' }) },
+    responses: { 200: mailboxFolderListView },
     errors: ['CREDENTIAL_REJECTED', 'RATE_LIMITED', 'DEPENDENCY_UNAVAILABLE'],
     summary: "List the mailbox's folders",
     description:

@@ -1,7 +1,6 @@
 /** `GET /api/health` (anonymous): dependency status for probes and operators; 503 when one is unreachable. */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { createCosmosRepositories } from '../shared/adapters/cosmos';
-import { getCosmosDatabase, loggerFor } from '../shared/composition-root';
+import { getRepositories, loggerFor } from '../shared/composition-root';
 import { appVersion } from '../shared/config';
 import { defaultHealthProbes } from '../shared/health-probes';
 import { listCredentialWarnings } from '../shared/domain/identity/jobs';
@@ -16,7 +15,7 @@ export async function health(_request: HttpRequest, context: InvocationContext):
     // Credentials expiring within 30 days (still 200: a warning, not an outage).
     credentialWarnings: () =>
       listCredentialWarnings({
-        servicePrincipals: createCosmosRepositories(getCosmosDatabase(), { clock: systemClock }).servicePrincipals,
+        servicePrincipals: getRepositories().servicePrincipals,
         clock: systemClock,
       }),
   });

@@ -6,27 +6,8 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { syncServices } from '../shared/adapters/sync-factory';
 import { loggerFor } from '../shared/composition-root';
-import { parseMailboxSyncMessage, syncMailbox, type SyncMailboxResult } from '../shared/domain/sync';
-
-const isRetryable = (error: unknown): boolean =>
-  typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
-
-function summary(result: SyncMailboxResult): Record<string, unknown> {
-  const folders = 'folders' in result ? result.folders : [];
-  const total = (key: 'fetched' | 'created' | 'updated' | 'removed'): number =>
-    folders.reduce((sum, f) => sum + f.counters[key], 0);
-  return {
-    outcome: result.outcome,
-    ...(result.outcome === 'skipped' ? { reason: result.reason } : {}),
-    ...(result.outcome === 'failed' ? { code: result.code } : {}),
-    ...(result.outcome === 'completed' ? { status: result.status } : {}),
-    folders: folders.length,
-    fetched: total('fetched'),
-    created: total('created'),
-    updated: total('updated'),
-    removed: total('removed'),
-  };
-}
+import { parseMailboxSyncMessage, summarizeSyncRun, syncMailbox } from '../shared/domain/sync';
+import { isRetryable } from '../shared/errors';
 
 export async function syncMailboxWorker(message: unknown, context: InvocationContext): Promise<void> {
   const dequeueCount = context.triggerMetadata?.['dequeueCount'];
@@ -39,7 +20,10 @@ export async function syncMailboxWorker(message: unknown, context: InvocationCon
   const services = syncServices();
   try {
     const result = await syncMailbox(services.syncDeps(logger), parsed.message, services.settings);
-    logger.info('Mailbox sync run finished', { emailAccount: parsed.message.emailAccount, ...summary(result) });
+    logger.info('Mailbox sync run finished', {
+      emailAccount: parsed.message.emailAccount,
+      ...summarizeSyncRun(result),
+    });
   } catch (error) {
     if (isRetryable(error)) throw error; // the queue retries; the run resumes from its checkpoint
     logger.error('Mailbox sync run failed; not retried', { emailAccount: parsed.message.emailAccount, error });

@@ -65,6 +65,10 @@ export function isAppError(error: unknown, code?: ErrorCode): error is AppError 
   return error instanceof AppError && (code === undefined || error.code === code);
 }
 
+/** Whether retrying later can succeed: any error carrying `retryable: true` (AppError and others alike). */
+export const isRetryable = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
+
 export const validationFailed = (errors: FieldError[], message = 'The request has invalid fields.'): AppError =>
   new AppError('VALIDATION_FAILED', message, { errors });
 export const notFound = (what: string): AppError => new AppError('NOT_FOUND', `${what} was not found.`);

@@ -101,7 +101,7 @@ export async function invoke(
     coreCtx.state = undefined;
   }
   // Rethrow exactly what the handler (or a hook) threw, as the worker does.
-  // eslint-disable-next-line @typescript-eslint/only-throw-error
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- a handler may throw any value; pass it on unchanged
   if (post.error !== undefined && post.error !== null) throw post.error;
   const response = await model.getResponse(context, post.result);
   return { invocationId, response };

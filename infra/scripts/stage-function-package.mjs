@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Stages the deployable function app into one folder (azd zips and deploys it; see azure.yaml):
-//   dist/ (compiled JavaScript, without dist/dev and dist/test), host.json, package.json, package-lock.json,
-//   and the production dependencies only, copied from node_modules as package-lock.json lists them.
+//   dist/functions and dist/shared (compiled JavaScript; never dist/dev or dist/test), host.json, package.json,
+//   package-lock.json, and the production dependencies only, copied from node_modules as package-lock.json
+//   lists them.
 // Dev tooling (TypeScript, Jest, Azurite, ...) stays out of the package, which keeps cold starts short.
 //
 //   npm run build && node infra/scripts/stage-function-package.mjs [--root <repo>] [--out <folder>]
@@ -42,17 +43,16 @@ for (const file of ['host.json', 'package.json', 'package-lock.json']) {
   cpSync(path.join(root, file), path.join(out, file));
 }
 
-// Compiled code: JavaScript and JSON only; local tooling (dist/dev) and tests (dist/test) never ship.
-const distRoot = path.join(root, 'dist');
-const excludedDist = [path.join(distRoot, 'dev'), path.join(distRoot, 'test')];
-cpSync(distRoot, path.join(out, 'dist'), {
-  recursive: true,
-  filter: (src) => {
-    if (excludedDist.some((dir) => src === dir || src.startsWith(dir + path.sep))) return false;
-    if (statSync(src).isDirectory()) return true;
-    return (src.endsWith('.js') || src.endsWith('.json')) && !src.endsWith('.tsbuildinfo');
-  },
-});
+// Compiled code: the functions (package.json "main") and what they load, JavaScript and JSON only. Anything
+// else in dist/ (local tooling in dist/dev, tests in dist/test) never ships.
+for (const dir of ['functions', 'shared']) {
+  const from = path.join(root, 'dist', dir);
+  if (!existsSync(from)) continue;
+  cpSync(from, path.join(out, 'dist', dir), {
+    recursive: true,
+    filter: (src) => statSync(src).isDirectory() || src.endsWith('.js') || src.endsWith('.json'),
+  });
+}
 
 // Production dependencies: every package-lock entry that is not dev-only, each copied without its nested
 // node_modules (nested packages are entries of their own and are copied, or not, on their own merits).

@@ -21,7 +21,7 @@ import type { TokenProvider } from '../domain/identity/ports';
 import type { BlobStore } from '../domain/ports/blob-store';
 import { systemClock, type Clock } from '../domain/ports/clock';
 import type { Logger } from '../domain/ports/logger';
-import { MailSourceError, type MailSource } from '../domain/ports/mail-source';
+import { MailSourceError, type MailFolderInfo, type MailSource } from '../domain/ports/mail-source';
 import type { Repositories } from '../domain/ports/repositories';
 import type { WorkQueue } from '../domain/ports/work-queue';
 import type { ServicePrincipalRecord } from '../domain/records';
@@ -36,7 +36,7 @@ import { syncQueue } from '../api/dependencies';
 import { isAppError } from '../errors';
 import { AzureBlobStore } from './blob';
 import { CosmosThreadReferenceLookup } from './cosmos/thread-reference-lookup';
-import { createGraphMailSource, type MailFolderInfo } from './graph';
+import { createGraphMailSource } from './graph';
 import { identityServices } from './identity/factory';
 
 /** What the sync worker and the mailbox-reading API routes get from a principal's mail source. */

@@ -6,24 +6,23 @@
  */
 import { AppError, notFound } from '../errors';
 import type { BlobStore, ByteStream } from '../domain/ports/blob-store';
-import { classifyMailSourceError, isMailSourceError, remedyFor } from '../domain/ports/mail-source';
+import {
+  classifyMailSourceError,
+  isMailSourceError,
+  remedyFor,
+  type MailFolderInfo,
+} from '../domain/ports/mail-source';
 import type { Repositories } from '../domain/ports/repositories';
 import type { AttachmentMeta, CommunicationRecord } from '../domain/records';
 import type { Principal } from '../http/auth';
 import type { SyncServices } from '../adapters/sync-factory';
 import { isMailboxThrottled } from '../domain/sync/governor';
-import { getCommunication } from './communications';
+import { getCommunication, withBodyFlag } from './communications';
 import { getVisibleAccount } from './email-accounts';
 
-export interface MailboxFolderView {
-  id: string;
-  displayName: string;
-  path: string;
-  parentFolderId?: string;
-  totalItemCount: number;
-  unreadItemCount: number;
-  childFolderCount: number;
-  /** Whether the account's folder filter syncs this folder (matched by path or name, ignoring case). */
+/** A folder as `GET /api/email-accounts/{name}/folders` lists it (`mailboxFolderView` in `schemas.ts`). */
+export interface MailboxFolderView extends MailFolderInfo {
+  /** Whether the account's folder filter syncs this folder (matched by path, ignoring case, or by folder id). */
   syncEnabled: boolean;
 }
 
@@ -93,13 +92,7 @@ export async function listMailboxFolders(
       ...(invalidate ? { onUnauthorized: invalidate } : {}),
     });
     return folders.map((f) => ({
-      id: f.id,
-      displayName: f.displayName,
-      path: f.path,
-      ...(f.parentFolderId ? { parentFolderId: f.parentFolderId } : {}),
-      totalItemCount: f.totalItemCount,
-      unreadItemCount: f.unreadItemCount,
-      childFolderCount: f.childFolderCount,
+      ...f,
       syncEnabled: account.folderFilter.some(
         (entry) => entry.syncEnabled && (sameName(entry.folderName, f.path) || entry.state?.folderId === f.id),
       ),
@@ -161,6 +154,27 @@ export async function openAttachment(
     contentType: attachment.contentType || blob.contentType || 'application/octet-stream',
     fileName: attachment.fileName,
   };
+}
+
+/**
+ * `GET /api/communications/{id}`: the detail view (NOT_FOUND when the caller may not see it). With
+ * `includeBody`, a body stored separately is read from Blob into `content` (the sync services are only built
+ * then: `services` is called lazily).
+ */
+export async function readCommunication(
+  repositories: Repositories,
+  services: () => Pick<SyncServices, 'blobs' | 'settings'>,
+  principal: Principal,
+  id: string,
+  includeBody: boolean,
+): Promise<ReturnType<typeof withBodyFlag>> {
+  const communication = await getCommunication(repositories, principal, id);
+  const view = withBodyFlag(communication);
+  if (includeBody && communication.contentBlob) {
+    const { blobs, settings } = services();
+    view.content = await fullBody(blobs, settings.attachmentsContainer, communication);
+  }
+  return view;
 }
 
 /** The full HTML body of a communication whose body went to Blob (`contentBlob`); the inline one otherwise. */

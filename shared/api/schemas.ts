@@ -19,6 +19,8 @@ import {
   SYNC_LOG_STATUSES,
   SYNC_STATUSES,
   SYNC_TYPES,
+  attachmentMeta,
+  communicationRecord,
   emailAddress,
   folderFilterEntry,
   isoDate,
@@ -39,6 +41,16 @@ export const communicationIdParams = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a communication id')
     .meta({ description: 'The communication id.' }),
+});
+
+/** `{id}` and `{attachmentId}` path params of a communication's attachment. */
+export const attachmentParams = communicationIdParams.extend({
+  attachmentId: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[A-Za-z0-9+/=_-]+$/, 'must be an attachment id')
+    .meta({ description: "The attachment's id (as listed in the communication's `attachments`)." }),
 });
 
 /** A Frappe-style doctype name, e.g. `Support Ticket`. */
@@ -95,6 +107,22 @@ export const emailAccountView = z
     etag: z.string().optional().meta({ description: 'Send as `If-Match` to make a change conditional.' }),
   })
   .meta({ id: 'EmailAccount' });
+
+/** A folder of the mailbox (`MailboxFolderView` in `mailbox-reads.ts`), read from Microsoft 365. */
+export const mailboxFolderView = z
+  .object({
+    id: z.string().meta({ description: "Graph's folder id." }),
+    displayName: z.string(),
+    path: z.string().meta({ description: 'Display names from the top of the mailbox, e.g. `Inbox/Orders`.' }),
+    parentFolderId: z.string().optional(),
+    totalItemCount: z.number().int(),
+    unreadItemCount: z.number().int(),
+    childFolderCount: z.number().int(),
+    syncEnabled: z.boolean().meta({ description: "Whether the account's folder filter syncs this folder." }),
+  })
+  .meta({ id: 'MailboxFolder' });
+
+export const mailboxFolderListView = z.object({ items: z.array(mailboxFolderView) }).meta({ id: 'MailboxFolderList' });
 
 /** A folder to sync (the child table "M365 Folder Filter"), as a client sends it. */
 export const folderFilterInput = z
@@ -198,49 +226,67 @@ export const syncLogView = z
 // ---------------------------------------------------------------------------------------------------------
 // Communications
 
+/**
+ * Views reuse the record's field schemas where the view shows the field as stored. Where the record validates
+ * more strictly (ids, instants, non-negative sizes) the view keeps a plain type: a view drops fields, it never
+ * refuses a stored record.
+ */
 export const attachmentView = z
   .object({
-    id: z.string(),
-    fileName: z.string(),
-    contentType: z.string(),
+    ...attachmentMeta.pick({
+      id: true,
+      fileName: true,
+      contentType: true,
+      size: true,
+      isInline: true,
+      kind: true,
+      status: true,
+      skipReason: true,
+      url: true,
+      contentId: true,
+    }).shape,
     size: z.number().int(),
-    isInline: z.boolean(),
-    kind: z.enum(['file', 'item', 'reference']),
-    status: z.enum(['stored', 'skipped', 'link']),
-    skipReason: z.string().optional(),
-    url: z.string().optional().meta({ description: 'The link, for reference attachments.' }),
-    contentId: z.string().optional(),
+    url: attachmentMeta.shape.url.meta({ description: 'The link, for reference attachments.' }),
   })
   .meta({ id: 'Attachment' });
 
 const communicationFields = {
+  ...communicationRecord.pick({
+    id: true,
+    emailAccount: true,
+    accountType: true,
+    owner: true,
+    subject: true,
+    sender: true,
+    senderFullName: true,
+    recipients: true,
+    cc: true,
+    bcc: true,
+    sentOrReceived: true,
+    communicationDate: true,
+    seen: true,
+    referenceDoctype: true,
+    referenceName: true,
+    folder: true,
+    conversationId: true,
+    messageId: true,
+    inReplyTo: true,
+    importance: true,
+    categories: true,
+    hasAttachments: true,
+    attachments: true,
+    removedInM365: true,
+    createdAt: true,
+    updatedAt: true,
+    etag: true,
+  }).shape,
   id: z.string(),
   emailAccount: z.string(),
-  accountType: z.enum(ACCOUNT_TYPES),
   owner: z.string(),
-  subject: z.string(),
-  sender: z.string(),
-  senderFullName: z.string().optional(),
-  recipients: z.string(),
-  cc: z.string(),
-  bcc: z.string(),
-  sentOrReceived: z.enum(['Sent', 'Received']),
   communicationDate: z.string(),
-  seen: z.boolean(),
-  referenceDoctype: z.string().optional(),
-  referenceName: z.string().optional(),
-  folder: z.string(),
-  conversationId: z.string().optional(),
-  messageId: z.string().optional(),
-  inReplyTo: z.string().optional(),
-  importance: z.enum(['low', 'normal', 'high']).optional(),
-  categories: z.array(z.string()),
-  hasAttachments: z.boolean().optional(),
   attachments: z.array(attachmentView),
-  removedInM365: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),
-  etag: z.string().optional(),
 };
 
 /** In lists: everything but the body. */
@@ -249,8 +295,10 @@ export const communicationSummaryView = z.object(communicationFields).meta({ id:
 export const communicationView = z
   .object({
     ...communicationFields,
-    content: z.string().meta({ description: 'HTML body (empty when the body is stored separately).' }),
-    textContent: z.string().optional(),
+    content: communicationRecord.shape.content.meta({
+      description: 'HTML body (empty when the body is stored separately).',
+    }),
+    textContent: communicationRecord.shape.textContent,
     contentStoredSeparately: z.boolean().meta({ description: 'True when the body was too large for the record.' }),
   })
   .meta({ id: 'Communication' });
@@ -488,3 +536,17 @@ export const syncStatusView = z
     recentLogs: z.array(syncLogView).meta({ description: 'The 5 newest sync logs.' }),
   })
   .meta({ id: 'SyncStatus' });
+
+// ---------------------------------------------------------------------------------------------------------
+// Operations
+
+/** `GET /api/health` (`functions/health.ts`, `shared/use-cases/health.ts`). */
+export const healthReportView = z.object({
+  status: z.enum(['ok', 'degraded']),
+  version: z.string(),
+  checks: z.record(z.string(), z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() })),
+  warnings: z
+    .array(z.object({ servicePrincipalName: z.string(), expiresAt: z.string(), message: z.string() }))
+    .optional()
+    .meta({ description: 'Service principal credentials expiring within 30 days (or expired); absent when none.' }),
+});

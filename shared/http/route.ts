@@ -427,11 +427,18 @@ function validate(
     }
     return undefined;
   }
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(value, { error: requiredMessage });
   if (result.success) return result.data;
   errors.push(...fieldErrors(result.error.issues, location === 'body' ? '' : `${location}.`));
   return undefined;
 }
+
+/**
+ * A missing value reads "is required" (decided on the input, not on zod's message text). As a per-parse error
+ * map it yields to messages the schemas set themselves (e.g. `must be a date (YYYY-MM-DD)`).
+ */
+const requiredMessage = (issue: z.core.$ZodRawIssue): string | undefined =>
+  issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined;
 
 /** zod issues → per-field errors, with each unknown key listed by name. Input values are never echoed. */
 export function fieldErrors(issues: readonly z.core.$ZodIssue[], prefix = ''): FieldError[] {
@@ -444,8 +451,7 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[], prefix = ''): F
       continue;
     }
     const field = path.length > 0 ? prefix + path.join('.') : prefix ? prefix.slice(0, -1) : '(root)';
-    const missing = issue.code === 'invalid_type' && /received undefined$/.test(issue.message);
-    out.push({ field, message: missing ? 'is required' : issue.message });
+    out.push({ field, message: issue.message });
   }
   return out;
 }

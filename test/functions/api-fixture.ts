@@ -10,12 +10,15 @@
  *   const world = await startApiWorld();   // beforeAll
  *   await world.reset();                   // beforeEach: fresh records
  *   await world.close();                   // afterAll
+ *
+ * or, with those hooks registered for the test file: `useApiWorld({ resetBeforeEach: true }, (w) => (world = w))`.
  */
 import type { Clock } from '../../shared/domain/ports/clock';
 import { setApiDependenciesForTests } from '../../shared/api/dependencies';
 import { setHttpRuntimeForTests } from '../../shared/http/runtime';
 import { communicationId } from '../../shared/domain/sync/ids';
 import { createInMemoryRepositories, type InMemoryRepositories } from '../support/in-memory-repositories';
+import { withServicePrincipalsAndSyncQueue, type ApiWorldExtras } from './api-world-extras';
 import {
   startTestIdentityProvider,
   TEST_CALLERS,
@@ -85,6 +88,46 @@ export async function startApiWorld(): Promise<ApiWorld> {
   };
   await world.reset();
   return world;
+}
+
+export interface UseApiWorldOptions {
+  /** Fresh records before every test (default: the test resets when it needs to). */
+  resetBeforeEach?: boolean;
+}
+
+/**
+ * Runs an `ApiWorld` for the calling test file: started in `beforeAll` (wired with the service principal and
+ * sync-queue extras of `api-world-extras.ts` when `extras` is set), reset before each test with
+ * `resetBeforeEach`, closed in `afterAll`. `onStart` receives what was started.
+ *
+ *   let world: ApiWorld;
+ *   useApiWorld({ resetBeforeEach: true }, (started) => (world = started));
+ */
+export function useApiWorld(options: UseApiWorldOptions, onStart: (world: ApiWorld) => void): void;
+export function useApiWorld(
+  options: UseApiWorldOptions & { extras: true },
+  onStart: (world: ApiWorld, extras: ApiWorldExtras) => void,
+): void;
+export function useApiWorld(
+  options: UseApiWorldOptions & { extras?: boolean },
+  onStart: (world: ApiWorld, extras: ApiWorldExtras) => void,
+): void {
+  let world: ApiWorld | undefined;
+  let extras: ApiWorldExtras | undefined;
+  beforeAll(async () => {
+    world = await startApiWorld();
+    if (options.extras) extras = await withServicePrincipalsAndSyncQueue(world);
+    onStart(world, extras as ApiWorldExtras);
+  });
+  afterAll(async () => {
+    await extras?.close();
+    await world?.close();
+  });
+  if (options.resetBeforeEach) {
+    beforeEach(async () => {
+      await world?.reset();
+    });
+  }
 }
 
 async function seed(repos: InMemoryRepositories): Promise<void> {

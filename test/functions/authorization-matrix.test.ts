@@ -28,7 +28,7 @@ import { emailAccountSync } from '../../functions/email-account-sync';
 import { emailAccountSyncStatus } from '../../functions/email-account-sync-status';
 import { syncOwnAccounts } from '../../functions/sync-own-accounts';
 import { syncStatusList } from '../../functions/sync-status-list';
-import { withServicePrincipalsAndSyncQueue, type ApiWorldExtras } from './api-world-extras';
+import type { ApiWorldExtras } from './api-world-extras';
 import { invokeRoute, type InvokeRequest } from '../support/openapi-contract';
 import { communicationAttachmentGet } from '../../functions/communication-attachment-get';
 import { emailAccountFoldersList } from '../../functions/email-account-folders-list';
@@ -39,7 +39,7 @@ import {
   BOB_ACCOUNT,
   SHARED_ACCOUNT,
   SHARED_MAIL,
-  startApiWorld,
+  useApiWorld,
   type ApiWorld,
 } from './api-fixture';
 
@@ -374,15 +374,13 @@ const MATRIX: MatrixRow[] = [
 
 let world: ApiWorld;
 let extras: ApiWorldExtras;
-beforeAll(async () => {
-  world = await startApiWorld();
-  extras = await withServicePrincipalsAndSyncQueue(world);
+useApiWorld({ extras: true }, (started, withExtras) => {
+  world = started;
+  extras = withExtras;
   installSyncApiFakes(world);
 });
-afterAll(async () => {
+afterAll(() => {
   uninstallSyncApiFakes();
-  await extras.close();
-  await world.close();
 });
 
 describe.each(MATRIX)('$title', (row) => {

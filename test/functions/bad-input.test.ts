@@ -16,9 +16,9 @@ import { servicePrincipalDelete } from '../../functions/service-principal-delete
 import { servicePrincipalTest } from '../../functions/service-principal-test';
 import { servicePrincipalUpdate } from '../../functions/service-principal-update';
 import { syncOwnAccounts } from '../../functions/sync-own-accounts';
-import { withServicePrincipalsAndSyncQueue, type ApiWorldExtras } from './api-world-extras';
+import type { ApiWorldExtras } from './api-world-extras';
 import { invokeRoute, type InvokeRequest } from '../support/openapi-contract';
-import { ALICE_ACCOUNT, ALICE_MAIL, startApiWorld, type ApiWorld } from './api-fixture';
+import { ALICE_ACCOUNT, ALICE_MAIL, useApiWorld, type ApiWorld } from './api-fixture';
 import { communicationAttachmentGet } from '../../functions/communication-attachment-get';
 import { communicationGet } from '../../functions/communication-get';
 import { emailAccountFoldersList } from '../../functions/email-account-folders-list';
@@ -225,13 +225,9 @@ const CASES = WRITE_ROUTES.flatMap((route) =>
 
 let world: ApiWorld;
 let extras: ApiWorldExtras;
-beforeAll(async () => {
-  world = await startApiWorld();
-  extras = await withServicePrincipalsAndSyncQueue(world);
-});
-afterAll(async () => {
-  await extras.close();
-  await world.close();
+useApiWorld({ extras: true }, (started, withExtras) => {
+  world = started;
+  extras = withExtras;
 });
 
 it.each(CASES)('%s refuses %s', async (_name, _kind, route, bad, request) => {

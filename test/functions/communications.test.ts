@@ -12,20 +12,12 @@ import {
   BOB_MAIL,
   SHARED_ACCOUNT,
   SHARED_MAIL,
-  startApiWorld,
+  useApiWorld,
   type ApiWorld,
 } from './api-fixture';
 
 let world: ApiWorld;
-beforeAll(async () => {
-  world = await startApiWorld();
-});
-afterAll(async () => {
-  await world.close();
-});
-beforeEach(async () => {
-  await world.reset();
-});
+useApiWorld({ resetBeforeEach: true }, (started) => (world = started));
 
 const ids = (res: { json: { items: { id: string }[] } }) => res.json.items.map((c) => c.id);
 

@@ -13,18 +13,10 @@ import { sharedMailboxCreate } from '../../functions/shared-mailbox-create';
 import { sharedMailboxesList } from '../../functions/shared-mailboxes-list';
 import { invokeRoute } from '../support/openapi-contract';
 import { TEST_CALLERS } from '../support/api-tokens';
-import { ALICE_ACCOUNT, BOB_ACCOUNT, SHARED_ACCOUNT, startApiWorld, type ApiWorld } from './api-fixture';
+import { ALICE_ACCOUNT, BOB_ACCOUNT, SHARED_ACCOUNT, useApiWorld, type ApiWorld } from './api-fixture';
 
 let world: ApiWorld;
-beforeAll(async () => {
-  world = await startApiWorld();
-});
-afterAll(async () => {
-  await world.close();
-});
-beforeEach(async () => {
-  await world.reset();
-});
+useApiWorld({ resetBeforeEach: true }, (started) => (world = started));
 
 const inboxUser = TEST_CALLERS.inbox.username;
 

@@ -2,47 +2,27 @@
  * GET /api/health lists service principal credentials that expire within 30 days (or have expired): still
  * 200, since the service works until they expire, but operators see it on the probe they already watch.
  */
-import { CosmosClient } from '@azure/cosmos';
-import { QueueServiceClient } from '@azure/storage-queue';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { health } from '../../functions/health';
-import { registerHealth } from '../../functions/openapi';
-import { createCosmosRepositories, ensureDatabase } from '../../shared/adapters/cosmos';
-import { resetCompositionRootForTests } from '../../shared/composition-root';
-import { resetConfigForTests } from '../../shared/config';
+import { registerHealth } from '../../shared/api/openapi-document';
+import { createCosmosRepositories } from '../../shared/adapters/cosmos';
 import { systemClock } from '../../shared/domain/ports/clock';
 import type { Credential } from '../../shared/domain/records';
 import { assertMatchesContract } from '../support/openapi-contract';
-import { testStack, uniqueName } from '../support/stack';
+import { useStackApp } from '../support/stack-app';
 
 // The function files register themselves with `app.http`; let them register with the local stand-in.
 jest.mock('@azure/functions-core', () => jest.requireActual<object>('../../dev/functions-host/functions-core'), {
   virtual: true,
 });
 
-const stack = testStack();
-const database = uniqueName('health-warnings');
-const queue = uniqueName('health-warnings');
-const cosmos = new CosmosClient({ endpoint: stack.cosmosEndpoint, key: stack.cosmosKey });
+const app = useStackApp('health-warnings');
 const DAY = 24 * 3600_000;
 const inDays = (days: number): string => new Date(Date.now() + days * DAY).toISOString();
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    COSMOS_ENDPOINT: stack.cosmosEndpoint,
-    COSMOS_KEY: stack.cosmosKey,
-    COSMOS_DATABASE: database,
-    AzureWebJobsStorage: stack.storageConnectionString,
-    SYNC_QUEUE_NAME: queue,
-    KEY_VAULT_URL: 'https://127.0.0.1:9/',
-    API_AUTH_JWKS_URI: 'https://127.0.0.1:9/keys',
-    API_AUTH_ISSUERS: 'https://127.0.0.1:9/tenant/v2.0',
-    API_AUTH_AUDIENCE: 'api://m365-mail-sync-test',
-  });
-  resetConfigForTests();
-  resetCompositionRootForTests();
-  await QueueServiceClient.fromConnectionString(stack.storageConnectionString).createQueue(queue);
-  const repositories = createCosmosRepositories(await ensureDatabase(cosmos, database), { clock: systemClock });
+  app.configure();
+  const repositories = createCosmosRepositories(app.cosmos.database(app.database), { clock: systemClock });
   const principals: Array<[string, boolean, Credential]> = [
     ['Expiring', true, { kind: 'clientSecret', secretRef: { name: 'sp-expiring' }, expiresAt: inDays(10) }],
     ['Expired', true, { kind: 'clientSecret', secretRef: { name: 'sp-expired' }, expiresAt: inDays(-2) }],
@@ -64,13 +44,6 @@ beforeAll(async () => {
       credential,
     });
   }
-});
-
-afterAll(async () => {
-  resetCompositionRootForTests();
-  await cosmos.database(database).delete();
-  await QueueServiceClient.fromConnectionString(stack.storageConnectionString).deleteQueue(queue);
-  cosmos.dispose();
 });
 
 it('answers 200 with a warning per enabled principal whose credential expires within 30 days, soonest first', async () => {

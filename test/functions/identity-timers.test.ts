@@ -3,12 +3,12 @@
  * Vault and the Cosmos stand-in.
  */
 import { InvocationContext, type Timer } from '@azure/functions';
-import net from 'node:net';
 import { refreshTokens } from '../../functions/refresh-tokens';
 import { validateServicePrincipals } from '../../functions/validate-service-principals';
 import { setIdentityServicesForTests, type IdentityServices } from '../../shared/adapters/identity/factory';
 import type { ServicePrincipalRecord } from '../../shared/domain/records';
 import { startIdentityTestStack, type IdentityTestStack } from '../shared/adapters/identity-test-stack';
+import { closedPort } from '../support/stack-app';
 
 const timer: Timer = {
   isPastDue: false,
@@ -25,15 +25,6 @@ function context(functionName: string): { context: InvocationContext; lines: str
       lines.push(`${level} ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`),
   });
   return { context: ctx, lines };
-}
-
-/** A loopback port with nothing listening (connection refused). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('identity timer functions', () => {

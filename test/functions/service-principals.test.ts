@@ -16,7 +16,7 @@ import { systemClock } from '../../shared/domain/ports/clock';
 import type { ServicePrincipalRecord } from '../../shared/domain/records';
 import type { DefinedRoute } from '../../shared/http/route';
 import { setHttpRuntimeForTests } from '../../shared/http/runtime';
-import { makeCertificate, type TestCertificate } from '../shared/domain/identity/certificates';
+import { makeCertificate, type TestCertificate } from '../support/certificates';
 import { startIdentityTestStack, type IdentityTestStack } from '../shared/adapters/identity-test-stack';
 import { startTestIdentityProvider, type TestIdentityProvider } from '../support/api-tokens';
 import { invokeRoute, type ApiResponse, type InvokeRequest } from '../support/openapi-contract';

@@ -8,8 +8,7 @@
  *   uninstallSyncApiFakes();      // afterAll
  */
 import { createSyncServices, setSyncServicesForTests } from '../../shared/adapters/sync-factory';
-import type { MailFolderInfo } from '../../shared/adapters/graph';
-import type { MailSource } from '../../shared/domain/ports/mail-source';
+import type { MailFolderInfo, MailSource } from '../../shared/domain/ports/mail-source';
 import { FakeBlobStore, FakeQueue } from '../shared/domain/sync/fakes';
 import type { ApiWorld } from './api-fixture';
 

@@ -11,8 +11,8 @@ import type { EmailAccountRecord } from '../../shared/domain/records';
 import { parseMailboxSyncMessage } from '../../shared/domain/sync/schedule';
 import { invokeRoute } from '../support/openapi-contract';
 import { TEST_CALLERS } from '../support/api-tokens';
-import { ALICE_ACCOUNT, BOB_ACCOUNT, SHARED_ACCOUNT, startApiWorld, type ApiWorld } from './api-fixture';
-import { withServicePrincipalsAndSyncQueue, type ApiWorldExtras } from './api-world-extras';
+import { ALICE_ACCOUNT, BOB_ACCOUNT, SHARED_ACCOUNT, useApiWorld, type ApiWorld } from './api-fixture';
+import type { ApiWorldExtras } from './api-world-extras';
 
 // The function files register themselves with `app.http`; let them register with the local stand-in.
 jest.mock('@azure/functions-core', () => jest.requireActual<object>('../../dev/functions-host/functions-core'), {
@@ -26,19 +26,13 @@ const NOW = '2025-03-01T12:00:00.000Z';
 
 let world: ApiWorld;
 let extras: ApiWorldExtras;
-
-beforeAll(async () => {
-  world = await startApiWorld();
-  extras = await withServicePrincipalsAndSyncQueue(world);
-});
-afterAll(async () => {
-  await extras.close();
-  await world.close();
+useApiWorld({ extras: true, resetBeforeEach: true }, (started, withExtras) => {
+  world = started;
+  extras = withExtras;
 });
 
 /** Fresh records with no sync running (the fixture's accounts hold a live lease). */
 beforeEach(async () => {
-  await world.reset();
   for (const name of [ALICE_ACCOUNT, BOB_ACCOUNT, SHARED_ACCOUNT]) await change(name, (a) => void delete a.lease);
 });
 

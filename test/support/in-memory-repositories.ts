@@ -8,7 +8,7 @@
  *   await repos.emailAccounts.create(...);
  */
 import { randomUUID } from 'node:crypto';
-import { conflictReason, duplicate, notFound, staleWrite } from '../../shared/errors';
+import { duplicate, notFound, staleWrite } from '../../shared/errors';
 import type { Clock } from '../../shared/domain/ports/clock';
 import { systemClock } from '../../shared/domain/ports/clock';
 import type {
@@ -33,12 +33,8 @@ import type {
   UpsertManyResult,
 } from '../../shared/domain/ports/repositories';
 import {
-  communicationRecord,
   contactRecord,
-  emailAccountRecord,
   idForName,
-  servicePrincipalRecord,
-  syncLogRecord,
   type CommunicationRecord,
   type ContactRecord,
   type EmailAccountRecord,
@@ -48,21 +44,23 @@ import {
 import { decodeContinuation, encodeContinuation, queryFingerprint } from '../../shared/adapters/cosmos/continuation';
 import { badContinuationToken } from '../../shared/adapters/cosmos/errors';
 import {
+  EMAIL_ACCOUNT_KIND,
   MAX_WRITE_ATTEMPTS,
-  assertCosmosId,
-  cosmosIdProblem,
-  assertSameName,
+  SERVICE_PRINCIPAL_KIND,
+  communicationReplacement,
   contactIdForEmail,
-  emailClaimId,
+  cosmosIdProblem,
+  emailClaimIdOf as claimIdOf,
   idForValidName,
   mergeSighting,
+  namedReplacement,
   newContact,
+  newNamedRecord,
+  newSyncLogRecord,
   normalizeContactEmail,
-  normalizeInstant,
   pageLimit,
-  prepareCommunication,
-  requireEtag,
   sinceInstant,
+  updateWithRetry,
   validateCommunicationBatch,
   validateRecord,
   validateSighting,
@@ -180,42 +178,13 @@ async function* iterate<T>(items: T[]): AsyncIterable<T> {
   await Promise.resolve();
 }
 
-/** Read-modify-write with ETag retry; same loop as the Cosmos repositories. */
-async function updateWithRetry<T extends { etag?: string }>(
-  read: () => Promise<T | undefined>,
-  replace: (next: T, current: T) => Promise<T>,
-  mutate: Mutator<T>,
-  what: string,
-): Promise<T> {
-  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-    const current = await read();
-    if (!current) throw notFound(what);
-    const next = await mutate(structuredClone(current));
-    if (next === undefined) return current;
-    try {
-      return await replace(next, current);
-    } catch (error) {
-      if (conflictReason(error) !== 'stale') throw error;
-    }
-  }
-  throw staleWrite(what);
-}
-
 export class InMemoryServicePrincipalRepository implements ServicePrincipalRepository {
   readonly table = new MemoryTable<ServicePrincipalRecord>();
 
   constructor(private readonly clock: Clock = systemClock) {}
 
   async create(input: NewServicePrincipal): Promise<ServicePrincipalRecord> {
-    const now = this.clock.now().toISOString();
-    const record = validateRecord(servicePrincipalRecord, {
-      ...input,
-      id: 'pending',
-      docType: 'servicePrincipal',
-      createdAt: now,
-      updatedAt: now,
-    });
-    record.id = idForName(record.servicePrincipalName);
+    const record = newNamedRecord(SERVICE_PRINCIPAL_KIND, input, this.clock.now().toISOString());
     await tick();
     const created = this.table.create(record.id, withoutEtag(record));
     if (!created) throw duplicate(`A service principal named "${record.servicePrincipalName}"`, 'servicePrincipalName');
@@ -229,12 +198,7 @@ export class InMemoryServicePrincipalRepository implements ServicePrincipalRepos
   }
 
   async replace(record: ServicePrincipalRecord): Promise<ServicePrincipalRecord> {
-    const etag = requireEtag(record.etag, 'a service principal');
-    const next = validateRecord(servicePrincipalRecord, {
-      ...withoutEtag(record),
-      updatedAt: this.clock.now().toISOString(),
-    });
-    assertSameName(record.id, next.servicePrincipalName, 'servicePrincipalName');
+    const { next, etag } = namedReplacement(SERVICE_PRINCIPAL_KIND, record, this.clock.now().toISOString());
     await tick();
     const outcome = this.table.replace(next.id, next, etag);
     if (outcome === 'missing') throw notFound('The service principal');
@@ -243,12 +207,13 @@ export class InMemoryServicePrincipalRepository implements ServicePrincipalRepos
   }
 
   update(servicePrincipalName: string, mutate: Mutator<ServicePrincipalRecord>): Promise<ServicePrincipalRecord> {
-    return updateWithRetry(
-      () => this.get(servicePrincipalName),
-      (next, current) => this.replace({ ...next, id: current.id, etag: current.etag }),
+    return updateWithRetry({
+      what: 'The service principal',
+      read: () => this.get(servicePrincipalName),
+      replace: (next, current) => this.replace({ ...next, id: current.id, etag: current.etag }),
       mutate,
-      'The service principal',
-    );
+      backoff: false,
+    });
   }
 
   async delete(servicePrincipalName: string, etag?: string): Promise<boolean> {
@@ -274,10 +239,6 @@ export class InMemoryServicePrincipalRepository implements ServicePrincipalRepos
   }
 }
 
-const normalizeUser = (user: unknown): unknown => (typeof user === 'string' ? user.trim().toLowerCase() : user);
-const claimIdOf = (a: Pick<EmailAccountRecord, 'servicePrincipal' | 'emailAddress'>): string =>
-  emailClaimId(a.servicePrincipal, a.emailAddress);
-
 export class InMemoryEmailAccountRepository implements EmailAccountRepository {
   readonly table = new MemoryTable<EmailAccountRecord>();
   /** Email claim id → account id (the uniqueness index). */
@@ -286,16 +247,7 @@ export class InMemoryEmailAccountRepository implements EmailAccountRepository {
   constructor(private readonly clock: Clock = systemClock) {}
 
   async create(input: NewEmailAccount): Promise<EmailAccountRecord> {
-    const now = this.clock.now().toISOString();
-    const record = validateRecord(emailAccountRecord, {
-      ...input,
-      user: normalizeUser(input.user),
-      id: 'pending',
-      docType: 'emailAccount',
-      createdAt: now,
-      updatedAt: now,
-    });
-    record.id = idForName(record.accountName);
+    const record = newNamedRecord(EMAIL_ACCOUNT_KIND, input, this.clock.now().toISOString());
     await tick();
     const claimId = claimIdOf(record);
     const holder = this.claims.get(claimId);
@@ -318,13 +270,7 @@ export class InMemoryEmailAccountRepository implements EmailAccountRepository {
   }
 
   async replace(record: EmailAccountRecord): Promise<EmailAccountRecord> {
-    const etag = requireEtag(record.etag, 'an email account');
-    const next = validateRecord(emailAccountRecord, {
-      ...withoutEtag(record),
-      user: normalizeUser(record.user),
-      updatedAt: this.clock.now().toISOString(),
-    });
-    assertSameName(record.id, next.accountName, 'accountName');
+    const { next, etag } = namedReplacement(EMAIL_ACCOUNT_KIND, record, this.clock.now().toISOString());
     await tick();
     const current = this.table.read(next.id);
     if (!current) throw notFound('The email account');
@@ -345,12 +291,13 @@ export class InMemoryEmailAccountRepository implements EmailAccountRepository {
   }
 
   update(accountName: string, mutate: Mutator<EmailAccountRecord>): Promise<EmailAccountRecord> {
-    return updateWithRetry(
-      () => this.get(accountName),
-      (next, current) => this.replace({ ...next, id: current.id, etag: current.etag }),
+    return updateWithRetry({
+      what: 'The email account',
+      read: () => this.get(accountName),
+      replace: (next, current) => this.replace({ ...next, id: current.id, etag: current.etag }),
       mutate,
-      'The email account',
-    );
+      backoff: false,
+    });
   }
 
   async delete(accountName: string, etag?: string): Promise<boolean> {
@@ -410,17 +357,7 @@ export class InMemorySyncLogRepository implements SyncLogRepository {
   constructor(private readonly clock: Clock = systemClock) {}
 
   async create(input: NewSyncLog): Promise<SyncLogRecord> {
-    const now = this.clock.now().toISOString();
-    const record = validateRecord(syncLogRecord, {
-      ...input,
-      syncStartTime: normalizeInstant(input.syncStartTime),
-      ...(input.syncEndTime === undefined ? {} : { syncEndTime: normalizeInstant(input.syncEndTime) }),
-      id: input.id ?? randomUUID(),
-      docType: 'syncLog',
-      createdAt: now,
-      updatedAt: now,
-    });
-    assertCosmosId(record.id);
+    const record = newSyncLogRecord(input, this.clock.now().toISOString());
     await tick();
     const created = this.table.create(partitioned(record.emailAccount, record.id), withoutEtag(record));
     if (!created) throw duplicate('A sync log with this id', 'id');
@@ -492,12 +429,7 @@ export class InMemoryCommunicationRepository implements CommunicationRepository 
   }
 
   async replace(record: CommunicationRecord): Promise<CommunicationRecord> {
-    const etag = requireEtag(record.etag, 'a communication');
-    const next = validateRecord(
-      communicationRecord,
-      prepareCommunication({ ...withoutEtag(record), updatedAt: this.clock.now().toISOString() }),
-    );
-    assertCosmosId(next.id);
+    const { next, etag } = communicationReplacement(record, this.clock.now().toISOString());
     await tick();
     const outcome = this.table.replace(partitioned(next.emailAccount, next.id), next, etag);
     if (outcome === 'missing') throw notFound('The communication');
@@ -506,12 +438,13 @@ export class InMemoryCommunicationRepository implements CommunicationRepository 
   }
 
   update(emailAccount: string, id: string, mutate: Mutator<CommunicationRecord>): Promise<CommunicationRecord> {
-    return updateWithRetry(
-      () => this.get(emailAccount, id),
-      (next, current) => this.replace({ ...next, id, emailAccount: current.emailAccount, etag: current.etag }),
+    return updateWithRetry({
+      what: 'The communication',
+      read: () => this.get(emailAccount, id),
+      replace: (next, current) => this.replace({ ...next, id, emailAccount: current.emailAccount, etag: current.etag }),
       mutate,
-      'The communication',
-    );
+      backoff: false,
+    });
   }
 
   async list(page: PageRequest, filter: CommunicationFilter = {}): Promise<Page<CommunicationRecord>> {

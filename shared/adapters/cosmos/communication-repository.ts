@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import { conflictReason, notFound, staleWrite, type AppError } from '../../errors';
+import { notFound, staleWrite, type AppError } from '../../errors';
 import type { Clock } from '../../domain/ports/clock';
 import type {
   CommunicationFilter,
@@ -10,20 +10,15 @@ import type {
   PageRequest,
   UpsertManyResult,
 } from '../../domain/ports/repositories';
-import { communicationRecord, type CommunicationRecord } from '../../domain/records';
+import type { CommunicationRecord } from '../../domain/records';
 import { CosmosDocuments, WhereBuilder } from './documents';
 import { mapCosmosError } from './errors';
 import {
-  MAX_WRITE_ATTEMPTS,
-  backoffBeforeRetry,
-  assertCosmosId,
+  communicationReplacement,
   cosmosIdProblem,
-  prepareCommunication,
-  requireEtag,
   sinceInstant,
+  updateWithRetry,
   validateCommunicationBatch,
-  validateRecord,
-  withoutEtag,
 } from './record-rules';
 
 const WHAT = 'The communication';
@@ -103,33 +98,21 @@ export class CosmosCommunicationRepository implements CommunicationRepository {
   }
 
   async replace(record: CommunicationRecord): Promise<CommunicationRecord> {
-    const etag = requireEtag(record.etag, 'a communication');
-    const next = validateRecord(
-      communicationRecord,
-      prepareCommunication({ ...withoutEtag(record), updatedAt: this.clock.now().toISOString() }),
-    );
-    assertCosmosId(next.id);
+    const { next, etag } = communicationReplacement(record, this.clock.now().toISOString());
     const outcome = await this.docs.replace<CommunicationRecord>(next, next.emailAccount, etag);
     if (outcome.ok) return outcome.record;
     if (outcome.status === 404) throw notFound(WHAT);
     throw staleWrite(WHAT);
   }
 
-  async update(emailAccount: string, id: string, mutate: Mutator<CommunicationRecord>): Promise<CommunicationRecord> {
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      await backoffBeforeRetry(attempt);
-      const current = await this.get(emailAccount, id);
-      if (!current) throw notFound(WHAT);
-      const next = await mutate(structuredClone(current));
-      if (next === undefined) return current;
-      try {
-        // The partition and id are the record's identity: a mutation cannot move it.
-        return await this.replace({ ...next, id, emailAccount: current.emailAccount, etag: current.etag });
-      } catch (error) {
-        if (conflictReason(error) !== 'stale') throw error;
-      }
-    }
-    throw staleWrite(WHAT);
+  update(emailAccount: string, id: string, mutate: Mutator<CommunicationRecord>): Promise<CommunicationRecord> {
+    return updateWithRetry({
+      what: WHAT,
+      read: () => this.get(emailAccount, id),
+      // The partition and id are the record's identity: a mutation cannot move it.
+      replace: (next, current) => this.replace({ ...next, id, emailAccount: current.emailAccount, etag: current.etag }),
+      mutate,
+    });
   }
 
   async list(page: PageRequest, filter: CommunicationFilter = {}): Promise<Page<CommunicationRecord>> {

@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import { conflictReason, duplicate, notFound, staleWrite, type AppError } from '../../errors';
+import { duplicate, notFound, staleWrite, type AppError } from '../../errors';
 import type { Clock } from '../../domain/ports/clock';
 import type {
   EmailAccountFilter,
@@ -9,20 +9,21 @@ import type {
   Page,
   PageRequest,
 } from '../../domain/ports/repositories';
-import { emailAccountRecord, idForName, type EmailAccountRecord } from '../../domain/records';
+import { idForName, type EmailAccountRecord } from '../../domain/records';
 import { CosmosDocuments, WhereBuilder } from './documents';
 import {
+  EMAIL_ACCOUNT_KIND as KIND,
   MAX_WRITE_ATTEMPTS,
   backoffBeforeRetry,
-  assertSameName,
-  emailClaimId,
+  emailClaimIdOf as claimIdOf,
   idForValidName,
-  requireEtag,
-  validateRecord,
+  namedReplacement,
+  newNamedRecord,
+  updateWithRetry,
   withoutEtag,
 } from './record-rules';
 
-const WHAT = 'The email account';
+const WHAT = KIND.what;
 
 /**
  * Reserves an email address under one service principal. Lives in the emailAccounts container (its own
@@ -50,8 +51,6 @@ export interface EmailAccountRepositoryOptions {
 
 type ClaimPurpose = 'create' | 'replace';
 
-const normalizeUser = (user: unknown): unknown => (typeof user === 'string' ? user.trim().toLowerCase() : user);
-
 /** Container `emailAccounts`, pk /id, id = idForName(accountName). */
 export class CosmosEmailAccountRepository implements EmailAccountRepository {
   private readonly docs: CosmosDocuments;
@@ -67,16 +66,7 @@ export class CosmosEmailAccountRepository implements EmailAccountRepository {
   }
 
   async create(input: NewEmailAccount): Promise<EmailAccountRecord> {
-    const now = this.clock.now().toISOString();
-    const record = validateRecord(emailAccountRecord, {
-      ...input,
-      user: normalizeUser(input.user),
-      id: 'pending',
-      docType: 'emailAccount',
-      createdAt: now,
-      updatedAt: now,
-    });
-    record.id = idForName(record.accountName);
+    const record = newNamedRecord(KIND, input, this.clock.now().toISOString());
     const claim = await this.acquireClaim(record, 'create');
     let outcome;
     try {
@@ -99,13 +89,7 @@ export class CosmosEmailAccountRepository implements EmailAccountRepository {
   }
 
   async replace(record: EmailAccountRecord): Promise<EmailAccountRecord> {
-    const etag = requireEtag(record.etag, 'an email account');
-    const next = validateRecord(emailAccountRecord, {
-      ...withoutEtag(record),
-      user: normalizeUser(record.user),
-      updatedAt: this.clock.now().toISOString(),
-    });
-    assertSameName(record.id, next.accountName, 'accountName');
+    const { next, etag } = namedReplacement(KIND, record, this.clock.now().toISOString());
     const current = await this.get(next.accountName);
     if (!current) throw notFound(WHAT);
     if (current.etag !== etag) throw staleWrite(WHAT);
@@ -127,20 +111,13 @@ export class CosmosEmailAccountRepository implements EmailAccountRepository {
     return outcome.record;
   }
 
-  async update(accountName: string, mutate: Mutator<EmailAccountRecord>): Promise<EmailAccountRecord> {
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      await backoffBeforeRetry(attempt);
-      const current = await this.get(accountName);
-      if (!current) throw notFound(WHAT);
-      const next = await mutate(structuredClone(current));
-      if (next === undefined) return current;
-      try {
-        return await this.replace({ ...next, id: current.id, etag: current.etag });
-      } catch (error) {
-        if (conflictReason(error) !== 'stale') throw error;
-      }
-    }
-    throw staleWrite(WHAT);
+  update(accountName: string, mutate: Mutator<EmailAccountRecord>): Promise<EmailAccountRecord> {
+    return updateWithRetry({
+      what: WHAT,
+      read: () => this.get(accountName),
+      replace: (next, current) => this.replace({ ...next, id: current.id, etag: current.etag }),
+      mutate,
+    });
   }
 
   async delete(accountName: string, etag?: string): Promise<boolean> {
@@ -238,10 +215,6 @@ export class CosmosEmailAccountRepository implements EmailAccountRepository {
       // Left for takeover.
     }
   }
-}
-
-function claimIdOf(account: Pick<EmailAccountRecord, 'servicePrincipal' | 'emailAddress'>): string {
-  return emailClaimId(account.servicePrincipal, account.emailAddress);
 }
 
 function accountQuery(select: string, filter: EmailAccountFilter, orderBy?: string) {

@@ -2,23 +2,32 @@
  * Storage rules shared by the Cosmos repositories and the in-memory fakes (`test/support/in-memory-repositories.ts`),
  * so both behave the same: validation, derived ids, paging limits, contact merging.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AppError, fieldErrorsFromIssues, validationFailed, type FieldError } from '../../errors';
+import { conflictReason, notFound, staleWrite } from '../../errors';
 import {
   MAX_PAGE_LIMIT,
   type CommunicationUpsert,
   type ContactSighting,
+  type Mutator,
+  type NewSyncLog,
   type PageRequest,
 } from '../../domain/ports/repositories';
 import {
   communicationRecord,
+  emailAccountRecord,
   emailAddress,
   idForName,
   isoDateTime,
   recordName,
+  servicePrincipalRecord,
+  syncLogRecord,
   type CommunicationRecord,
   type ContactRecord,
+  type EmailAccountRecord,
+  type ServicePrincipalRecord,
+  type SyncLogRecord,
 } from '../../domain/records';
 
 /** How many times `update` re-reads and retries after a stale ETag before giving up with CONFLICT stale. */
@@ -29,6 +38,38 @@ export function backoffBeforeRetry(attempt: number): Promise<void> {
   if (attempt === 0) return Promise.resolve();
   const ms = Math.random() * Math.min(200, 5 * 2 ** attempt);
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Read-modify-write with ETag retry, the `update` of every repository: reads the current record, lets
+ * `mutate` change a copy (`undefined`: no write, the current record is returned) and replaces it with the
+ * ETag it read; a stale write (someone else wrote first) reads again, up to MAX_WRITE_ATTEMPTS times, then
+ * CONFLICT stale. NOT_FOUND when there is nothing to update.
+ */
+export async function updateWithRetry<T extends { etag?: string }>(options: {
+  /** 'The service principal' (in error messages). */
+  what: string;
+  read: () => Promise<T | undefined>;
+  /** Writes `next` (the mutated copy) over `current`, carrying the ETag of `current`. */
+  replace: (next: T, current: T) => Promise<T>;
+  mutate: Mutator<T>;
+  /** Wait a little before each retry (default); false retries at once (the in-memory fakes, whose tests may
+   * run on Jest's fake timers). */
+  backoff?: boolean;
+}): Promise<T> {
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+    if (options.backoff !== false) await backoffBeforeRetry(attempt);
+    const current = await options.read();
+    if (!current) throw notFound(options.what);
+    const next = await options.mutate(structuredClone(current));
+    if (next === undefined) return current;
+    try {
+      return await options.replace(next, current);
+    } catch (error) {
+      if (conflictReason(error) !== 'stale') throw error;
+    }
+  }
+  throw staleWrite(options.what);
 }
 
 /** Cosmos system properties we never expose (`_etag` becomes `etag`). */
@@ -147,6 +188,102 @@ export function assertSameName(id: string, newName: string, field: string): void
   }
 }
 
+/**
+ * A record kind stored under its name: id = `idForName(name)`, so names are unique case-insensitively and a
+ * replace may change only the name's letter case.
+ */
+export interface NamedRecordKind<R extends { id: string; etag?: string }> {
+  schema: z.ZodType<R>;
+  docType: string;
+  /** The field holding the name, e.g. `servicePrincipalName`. */
+  nameField: keyof R & string;
+  /** In messages: 'The service principal' and 'a service principal'. */
+  what: string;
+  article: string;
+  /** Normalizes fields before validation (both on create and on replace). */
+  normalize?: (fields: Record<string, unknown>) => Record<string, unknown>;
+}
+
+const nameOf = <R extends { id: string; etag?: string }>(kind: NamedRecordKind<R>, record: R): string =>
+  String(record[kind.nameField]);
+
+export const SERVICE_PRINCIPAL_KIND: NamedRecordKind<ServicePrincipalRecord> = {
+  schema: servicePrincipalRecord,
+  docType: 'servicePrincipal',
+  nameField: 'servicePrincipalName',
+  what: 'The service principal',
+  article: 'a service principal',
+};
+
+/** Account users are stored lowercased (they are compared with the caller's username). */
+const normalizeUser = (fields: Record<string, unknown>): Record<string, unknown> => {
+  const user = fields['user'];
+  return { ...fields, user: typeof user === 'string' ? user.trim().toLowerCase() : user };
+};
+
+export const EMAIL_ACCOUNT_KIND: NamedRecordKind<EmailAccountRecord> = {
+  schema: emailAccountRecord,
+  docType: 'emailAccount',
+  nameField: 'accountName',
+  what: 'The email account',
+  article: 'an email account',
+  normalize: normalizeUser,
+};
+
+/** A new record of `kind` from the caller's fields: stored fields set, validated, id derived from its name. */
+export function newNamedRecord<R extends { id: string; etag?: string }>(
+  kind: NamedRecordKind<R>,
+  input: object,
+  now: string,
+): R {
+  const fields = { ...input, id: 'pending', docType: kind.docType, createdAt: now, updatedAt: now };
+  const record = validateRecord(kind.schema, kind.normalize ? kind.normalize(fields) : fields);
+  record.id = idForName(nameOf(kind, record));
+  return record;
+}
+
+/**
+ * `record` ready to replace the stored one: the ETag it must match (VALIDATION_FAILED without one),
+ * validated, `updatedAt` set; VALIDATION_FAILED when its name would change the id (a rename is not a replace).
+ */
+export function namedReplacement<R extends { id: string; etag?: string }>(
+  kind: NamedRecordKind<R>,
+  record: R,
+  now: string,
+): { next: R; etag: string } {
+  const etag = requireEtag(record.etag, kind.article);
+  const fields = { ...withoutEtag(record), updatedAt: now };
+  const next = validateRecord(kind.schema, kind.normalize ? kind.normalize(fields) : fields);
+  assertSameName(record.id, nameOf(kind, next), kind.nameField);
+  return { next, etag };
+}
+
+/** A new sync log: instants normalized, stored fields set, validated, id given or a fresh UUID. */
+export function newSyncLogRecord(input: NewSyncLog, now: string): SyncLogRecord {
+  const record = validateRecord(syncLogRecord, {
+    ...input,
+    syncStartTime: normalizeInstant(input.syncStartTime),
+    ...(input.syncEndTime === undefined ? {} : { syncEndTime: normalizeInstant(input.syncEndTime) }),
+    id: input.id ?? randomUUID(),
+    docType: 'syncLog',
+    createdAt: now,
+    updatedAt: now,
+  });
+  assertCosmosId(record.id);
+  return record;
+}
+
+/** `record` ready to replace the stored communication: the ETag it must match, validated, `updatedAt` set. */
+export function communicationReplacement(
+  record: CommunicationRecord,
+  now: string,
+): { next: CommunicationRecord; etag: string } {
+  const etag = requireEtag(record.etag, 'a communication');
+  const next = validateRecord(communicationRecord, prepareCommunication({ ...withoutEtag(record), updatedAt: now }));
+  assertCosmosId(next.id);
+  return { next, etag };
+}
+
 /** The id of the document that reserves `email` under service principal `servicePrincipalName`. */
 export function emailClaimId(servicePrincipalName: string, email: string): string {
   const digest = createHash('sha256')
@@ -155,6 +292,11 @@ export function emailClaimId(servicePrincipalName: string, email: string): strin
     .update(email.trim().toLowerCase())
     .digest('hex');
   return `emailClaim:${digest}`;
+}
+
+/** The id of the document that reserves the account's address under its service principal. */
+export function emailClaimIdOf(account: Pick<EmailAccountRecord, 'servicePrincipal' | 'emailAddress'>): string {
+  return emailClaimId(account.servicePrincipal, account.emailAddress);
 }
 
 /** Contacts are keyed by the lowercased address; VALIDATION_FAILED (field `email`) for a bad address. */

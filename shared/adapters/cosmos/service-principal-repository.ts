@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import { conflictReason, duplicate, notFound, staleWrite } from '../../errors';
+import { duplicate, notFound, staleWrite } from '../../errors';
 import type { Clock } from '../../domain/ports/clock';
 import type {
   Mutator,
@@ -9,19 +9,16 @@ import type {
   ServicePrincipalFilter,
   ServicePrincipalRepository,
 } from '../../domain/ports/repositories';
-import { idForName, servicePrincipalRecord, type ServicePrincipalRecord } from '../../domain/records';
+import type { ServicePrincipalRecord } from '../../domain/records';
 import { CosmosDocuments, WhereBuilder } from './documents';
 import {
-  MAX_WRITE_ATTEMPTS,
-  backoffBeforeRetry,
-  assertSameName,
+  SERVICE_PRINCIPAL_KIND as KIND,
   idForValidName,
-  requireEtag,
-  validateRecord,
+  namedReplacement,
+  newNamedRecord,
+  updateWithRetry,
   withoutEtag,
 } from './record-rules';
-
-const WHAT = 'The service principal';
 
 /** Container `servicePrincipals`, pk /id, id = idForName(servicePrincipalName). */
 export class CosmosServicePrincipalRepository implements ServicePrincipalRepository {
@@ -35,20 +32,12 @@ export class CosmosServicePrincipalRepository implements ServicePrincipalReposit
   }
 
   async create(input: NewServicePrincipal): Promise<ServicePrincipalRecord> {
-    const now = this.clock.now().toISOString();
-    const record = validateRecord(servicePrincipalRecord, {
-      ...input,
-      id: 'pending',
-      docType: 'servicePrincipal',
-      createdAt: now,
-      updatedAt: now,
-    });
-    record.id = idForName(record.servicePrincipalName);
+    const record = newNamedRecord(KIND, input, this.clock.now().toISOString());
     const outcome = await this.docs.create<ServicePrincipalRecord>(withoutEtag(record));
     if (outcome.ok) return outcome.record;
     if (outcome.status === 409)
       throw duplicate(`A service principal named "${record.servicePrincipalName}"`, 'servicePrincipalName');
-    throw staleWrite(WHAT);
+    throw staleWrite(KIND.what);
   }
 
   async get(servicePrincipalName: string): Promise<ServicePrincipalRecord | undefined> {
@@ -57,32 +46,20 @@ export class CosmosServicePrincipalRepository implements ServicePrincipalReposit
   }
 
   async replace(record: ServicePrincipalRecord): Promise<ServicePrincipalRecord> {
-    const etag = requireEtag(record.etag, 'a service principal');
-    const next = validateRecord(servicePrincipalRecord, {
-      ...withoutEtag(record),
-      updatedAt: this.clock.now().toISOString(),
-    });
-    assertSameName(record.id, next.servicePrincipalName, 'servicePrincipalName');
+    const { next, etag } = namedReplacement(KIND, record, this.clock.now().toISOString());
     const outcome = await this.docs.replace<ServicePrincipalRecord>(next, next.id, etag);
     if (outcome.ok) return outcome.record;
-    if (outcome.status === 404) throw notFound(WHAT);
-    throw staleWrite(WHAT);
+    if (outcome.status === 404) throw notFound(KIND.what);
+    throw staleWrite(KIND.what);
   }
 
-  async update(servicePrincipalName: string, mutate: Mutator<ServicePrincipalRecord>): Promise<ServicePrincipalRecord> {
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      await backoffBeforeRetry(attempt);
-      const current = await this.get(servicePrincipalName);
-      if (!current) throw notFound(WHAT);
-      const next = await mutate(structuredClone(current));
-      if (next === undefined) return current;
-      try {
-        return await this.replace({ ...next, id: current.id, etag: current.etag });
-      } catch (error) {
-        if (conflictReason(error) !== 'stale') throw error;
-      }
-    }
-    throw staleWrite(WHAT);
+  update(servicePrincipalName: string, mutate: Mutator<ServicePrincipalRecord>): Promise<ServicePrincipalRecord> {
+    return updateWithRetry({
+      what: KIND.what,
+      read: () => this.get(servicePrincipalName),
+      replace: (next, current) => this.replace({ ...next, id: current.id, etag: current.etag }),
+      mutate,
+    });
   }
 
   async delete(servicePrincipalName: string, etag?: string): Promise<boolean> {
@@ -91,7 +68,7 @@ export class CosmosServicePrincipalRepository implements ServicePrincipalReposit
     const outcome = await this.docs.delete(id, id, etag);
     if (outcome.ok) return true;
     if (outcome.status === 404) return false;
-    throw staleWrite(WHAT);
+    throw staleWrite(KIND.what);
   }
 
   async list(page: PageRequest, filter: ServicePrincipalFilter = {}): Promise<Page<ServicePrincipalRecord>> {

@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { Container } from '@azure/cosmos';
 import { duplicate, staleWrite } from '../../errors';
 import type { Clock } from '../../domain/ports/clock';
 import type { NewSyncLog, Page, PageRequest, SyncLogRepository } from '../../domain/ports/repositories';
-import { syncLogRecord, type SyncLogRecord } from '../../domain/records';
+import type { SyncLogRecord } from '../../domain/records';
 import { CosmosDocuments, WhereBuilder } from './documents';
-import { assertCosmosId, normalizeInstant, validateRecord, withoutEtag } from './record-rules';
+import { newSyncLogRecord, withoutEtag } from './record-rules';
 
 /** Container `syncLogs`, pk /emailAccount, default TTL 30 days (Cosmos expires them; `deleteOlderThan` backs it up). */
 export class CosmosSyncLogRepository implements SyncLogRepository {
@@ -19,17 +18,7 @@ export class CosmosSyncLogRepository implements SyncLogRepository {
   }
 
   async create(input: NewSyncLog): Promise<SyncLogRecord> {
-    const now = this.clock.now().toISOString();
-    const record = validateRecord(syncLogRecord, {
-      ...input,
-      syncStartTime: normalizeInstant(input.syncStartTime),
-      ...(input.syncEndTime === undefined ? {} : { syncEndTime: normalizeInstant(input.syncEndTime) }),
-      id: input.id ?? randomUUID(),
-      docType: 'syncLog',
-      createdAt: now,
-      updatedAt: now,
-    });
-    assertCosmosId(record.id);
+    const record = newSyncLogRecord(input, this.clock.now().toISOString());
     const outcome = await this.docs.create<SyncLogRecord>(withoutEtag(record));
     if (outcome.ok) return outcome.record;
     if (outcome.status === 409) throw duplicate('A sync log with this id', 'id');

@@ -26,6 +26,7 @@ import {
   type DeltaPage,
   type DeltaPageRequest,
   type GraphMessageLike,
+  type MailFolderInfo,
   type MailSource,
   type RemovedEntry,
   type ResolvedFolder,
@@ -33,6 +34,8 @@ import {
 import type { ServicePrincipalRecord } from '../../domain/records';
 import { ENDPOINT_NOT_ALLOWED, invalidResponse } from './errors';
 import { GraphHttp, createGraphClient, type GraphTokenSource } from './graph-client';
+
+export type { MailFolderInfo };
 
 // -----------------------------------------------------------------------------------------------------------
 // Constants
@@ -119,18 +122,6 @@ interface CollectionJson<T> {
 interface ExtendedPropertyJson {
   id?: unknown;
   value?: unknown;
-}
-
-/** A folder with its path (for the API's folder listing). */
-export interface MailFolderInfo {
-  id: string;
-  displayName: string;
-  /** `Inbox/Orders`: display names from the top of the mailbox, `/`-separated. */
-  path: string;
-  parentFolderId?: string;
-  totalItemCount: number;
-  unreadItemCount: number;
-  childFolderCount: number;
 }
 
 const asString = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);

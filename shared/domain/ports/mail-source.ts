@@ -94,6 +94,18 @@ export interface ResolvedFolder {
   totalItemCount?: number;
 }
 
+/** A folder of the mailbox with its path and counts (the API's folder listing). */
+export interface MailFolderInfo {
+  id: string;
+  displayName: string;
+  /** `Inbox/Orders`: display names from the top of the mailbox, `/`-separated. */
+  path: string;
+  parentFolderId?: string;
+  totalItemCount: number;
+  unreadItemCount: number;
+  childFolderCount: number;
+}
+
 export interface DeltaPageRequest {
   /** The mailbox's UPN or address. */
   mailbox: string;

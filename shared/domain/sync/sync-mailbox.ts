@@ -103,6 +103,24 @@ export type SyncMailboxResult =
   | { outcome: 'throttled'; retryAt: string; folders: FolderRunReport[] }
   | { outcome: 'failed'; code: string; message: string; remedy: string; folders: FolderRunReport[] };
 
+/** A run's outcome and counters summed over its folders, as log fields (`Mailbox sync run finished`). */
+export function summarizeSyncRun(result: SyncMailboxResult): Record<string, unknown> {
+  const folders = 'folders' in result ? result.folders : [];
+  const total = (key: 'fetched' | 'created' | 'updated' | 'removed'): number =>
+    folders.reduce((sum, f) => sum + f.counters[key], 0);
+  return {
+    outcome: result.outcome,
+    ...(result.outcome === 'skipped' ? { reason: result.reason } : {}),
+    ...(result.outcome === 'failed' ? { code: result.code } : {}),
+    ...(result.outcome === 'completed' ? { status: result.status } : {}),
+    folders: folders.length,
+    fetched: total('fetched'),
+    created: total('created'),
+    updated: total('updated'),
+    removed: total('removed'),
+  };
+}
+
 /** The run no longer holds the account's lease (it expired and another run took it). */
 export class LeaseLostError extends Error {
   constructor() {

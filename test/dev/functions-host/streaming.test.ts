@@ -3,46 +3,22 @@
  * like the real host. Runs in a child process (plain Node module resolution, as under `npm start`; the
  * library's proxy server stays open for the process's lifetime).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { startHostProcess, type HostProcess } from '../../support/functions-host-process';
 
-let child: ChildProcess;
+let host: HostProcess;
 let url: string;
 
 beforeAll(async () => {
-  child = spawn(
-    process.execPath,
-    [
-      '-r',
-      path.join(__dirname, 'support/register-ts.js'),
-      path.join(__dirname, 'support/run-host.ts'),
-      path.join(__dirname, 'fixtures/streaming-functions.ts'),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`host did not start:\n${output}`)), 20_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      const ready = /READY (\S+)/.exec(output);
-      if (ready) {
-        clearTimeout(timer);
-        resolve(ready[1]!);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`host exited with ${code}:\n${output}`)));
+  host = await startHostProcess({
+    options: { modules: [path.join(__dirname, 'fixtures/streaming-functions.ts')], logLevel: 'warn' },
+    startTimeoutMs: 20_000,
   });
+  url = host.url;
 }, 30_000);
 
 afterAll(async () => {
-  if (child.exitCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await host?.stop();
 });
 
 describe('HTTP streaming through the local host', () => {

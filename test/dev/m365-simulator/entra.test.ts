@@ -8,10 +8,10 @@ import {
   call,
   createTenant,
   decodeClaims,
-  makeCertificate,
   startTestSimulator,
   type TestTenant,
 } from './helpers';
+import { makeCertificate } from '../../support/certificates';
 
 describe('M365 simulator: Entra ID', () => {
   let sim: StartedSimulator;
@@ -95,27 +95,27 @@ describe('M365 simulator: Entra ID', () => {
   });
 
   it('issues tokens for a certificate credential (SHA-256 thumbprint / PS256 and SHA-1 thumbprint / RS256)', async () => {
-    const cert = makeCertificate();
+    const cert = makeCertificate({ days: 30, cn: 'sim-test-app' });
     const created = await call(sim, 'POST', `/_sim/tenants/${contoso.tenantId}/apps`, {
       displayName: 'cert app',
       roles: ['Mail.Read'],
-      certificates: [{ certificatePem: cert.certificatePem }],
+      certificates: [{ certificatePem: cert.certPem }],
     });
     expect(created.status).toBe(201);
     expect(created.body.certificates[0].thumbprintSha256).toBe(cert.thumbprintSha256);
     const sha256 = msal(contoso.tenantId, String(created.body.appId), {
-      clientCertificate: { thumbprintSha256: cert.thumbprintSha256, privateKey: cert.privateKeyPem },
+      clientCertificate: { thumbprintSha256: cert.thumbprintSha256, privateKey: cert.keyPem },
     });
     const token = await sha256.acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] });
     expect(decodeClaims(token?.accessToken ?? '')['appid']).toBe(created.body.appId);
     const sha1 = msal(contoso.tenantId, String(created.body.appId), {
-      clientCertificate: { thumbprint: cert.thumbprintSha1, privateKey: cert.privateKeyPem },
+      clientCertificate: { thumbprint: cert.thumbprintSha1, privateKey: cert.keyPem },
     });
     expect((await sha1.acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE] }))?.accessToken).toBeTruthy();
 
-    const other = makeCertificate();
+    const other = makeCertificate({ days: 30, cn: 'sim-test-app' });
     const wrongKey = msal(contoso.tenantId, String(created.body.appId), {
-      clientCertificate: { thumbprintSha256: cert.thumbprintSha256, privateKey: other.privateKeyPem },
+      clientCertificate: { thumbprintSha256: cert.thumbprintSha256, privateKey: other.keyPem },
     });
     const error = await msalError(wrongKey);
     expect(error.errorCode).toBe('invalid_client');

@@ -1,12 +1,8 @@
 /**
- * Test helpers for the M365 simulator's core: start one in-process, talk to its control API, make
- * certificates and tokens.
+ * Test helpers for the M365 simulator's core: start one in-process, talk to its control API, make tokens
+ * (certificates: `test/support/certificates.ts`).
  */
-import { execFileSync } from 'node:child_process';
-import { X509Certificate, createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { StartedSimulator } from '../../../dev/m365-simulator/contract';
 import { startSimulator, type CoreSimulatorOptions } from '../../../dev/m365-simulator/server';
 import { testStack } from '../../support/stack';
@@ -106,51 +102,6 @@ export async function appToken(
   const body = (await response.json()) as { access_token?: string; error_description?: string };
   if (!body.access_token) throw new Error(`token request failed: ${response.status} ${body.error_description}`);
   return body.access_token;
-}
-
-export interface TestCertificate {
-  certificatePem: string;
-  privateKeyPem: string;
-  thumbprintSha1: string;
-  thumbprintSha256: string;
-}
-
-/** A fresh RSA key and self-signed certificate (made with openssl in a temp dir that is removed at once). */
-export function makeCertificate(days = 30): TestCertificate {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sim-cert-'));
-  try {
-    const keyPath = path.join(dir, 'key.pem');
-    const certPath = path.join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        keyPath,
-        '-out',
-        certPath,
-        '-days',
-        String(days),
-        '-subj',
-        '/CN=sim-test-app',
-      ],
-      { stdio: 'ignore' },
-    );
-    const certificatePem = fs.readFileSync(certPath, 'utf8');
-    const raw = new X509Certificate(certificatePem).raw;
-    return {
-      certificatePem,
-      privateKeyPem: fs.readFileSync(keyPath, 'utf8'),
-      thumbprintSha1: createHash('sha1').update(raw).digest('hex').toUpperCase(),
-      thumbprintSha256: createHash('sha256').update(raw).digest('hex').toUpperCase(),
-    };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 export function decodeClaims(token: string): Record<string, unknown> {

@@ -20,29 +20,9 @@ beforeAll(async () => {
   world = await startSyncWorld('kill', { queueLeaseMs: QUEUE_LEASE_MS });
   const adminToken = await world.token(world.adminUpn, ['SystemManager']);
   dave = await world.addMailbox('dave', FOLDERS);
-  const secret = await world.control<{ value: string }>(
-    'POST',
-    `/_sim/tenants/${world.tenantId}/apps/${world.appId}/secrets`,
-    {},
-  );
-  const created = await world.api('POST', '/service-principals', {
-    token: adminToken,
-    body: {
-      servicePrincipalName: 'Contoso',
-      tenantId: world.tenantId,
-      clientId: world.appId,
-      clientSecret: secret.value,
-      authorityUrl: `${world.sim.url}/${world.tenantId}`,
-      graphApiEndpoint: `${world.sim.url}/v1.0`,
-    },
-  });
+  const created = await world.createServicePrincipal(adminToken, 'Contoso');
   expect(created.status).toBe(201);
-  const enabled = await world.api('POST', '/email-accounts/enable-sync', {
-    token: await world.token(dave.upn),
-    body: { servicePrincipal: 'Contoso' },
-  });
-  expect(enabled.status).toBe(201);
-  account = enabled.json.accountName as string;
+  account = await world.enableSync(await world.token(dave.upn), { servicePrincipal: 'Contoso' });
 }, 120_000);
 
 afterAll(async () => {

@@ -40,35 +40,14 @@ beforeAll(async () => {
   bobToken = await world.token(`bob@${world.domain}`);
   const carolToken = await world.token(carol.upn);
 
-  const created = await world.api('POST', '/service-principals', {
-    token: adminToken,
-    body: {
-      servicePrincipalName: 'Contoso',
-      tenantId: world.tenantId,
-      clientId: world.appId,
-      clientSecret: (
-        await world.control<{ value: string }>(
-          'POST',
-          `/_sim/tenants/${world.tenantId}/apps/${world.appId}/secrets`,
-          {},
-        )
-      ).value,
-      authorityUrl: `${world.sim.url}/${world.tenantId}`,
-      graphApiEndpoint: `${world.sim.url}/v1.0`,
-    },
-  });
+  const created = await world.createServicePrincipal(adminToken, 'Contoso');
   expect(created.status).toBe(201);
 
-  const enabled = await world.api('POST', '/email-accounts/enable-sync', {
-    token: aliceToken,
-    body: {
-      servicePrincipal: 'Contoso',
-      folderFilter: ALICE_FOLDERS.map((folderName) => ({ folderName })),
-      maxAttachmentSize: 1,
-    },
+  aliceAccount = await world.enableSync(aliceToken, {
+    servicePrincipal: 'Contoso',
+    folderFilter: ALICE_FOLDERS.map((folderName) => ({ folderName })),
+    maxAttachmentSize: 1,
   });
-  expect(enabled.status).toBe(201);
-  aliceAccount = enabled.json.accountName as string;
 
   const shared = await world.api('POST', '/shared-mailboxes', {
     token: adminToken,
@@ -76,12 +55,7 @@ beforeAll(async () => {
   });
   expect(shared.status).toBe(201);
 
-  const carolEnabled = await world.api('POST', '/email-accounts/enable-sync', {
-    token: carolToken,
-    body: { servicePrincipal: 'Contoso' },
-  });
-  expect(carolEnabled.status).toBe(201);
-  carolAccount = carolEnabled.json.accountName as string;
+  carolAccount = await world.enableSync(carolToken, { servicePrincipal: 'Contoso' });
 }, 120_000);
 
 afterAll(async () => {
@@ -355,24 +329,11 @@ describe('ownership, attachments, bodies and folders', () => {
 describe('queue hygiene', () => {
   it('a refused credential fails the account with the code and remedy, and is not retried', async () => {
     const erin = await world.addMailbox('erin', { Inbox: 20 });
-    const broken = await world.api('POST', '/service-principals', {
-      token: adminToken,
-      body: {
-        servicePrincipalName: 'Broken',
-        tenantId: world.tenantId,
-        clientId: world.appId,
-        clientSecret: 'not-the-secret-value-at-all-000000000',
-        authorityUrl: `${world.sim.url}/${world.tenantId}`,
-        graphApiEndpoint: `${world.sim.url}/v1.0`,
-      },
+    const broken = await world.createServicePrincipal(adminToken, 'Broken', {
+      clientSecret: 'not-the-secret-value-at-all-000000000',
     });
     expect(broken.status).toBe(201);
-    const enabled = await world.api('POST', '/email-accounts/enable-sync', {
-      token: await world.token(erin.upn),
-      body: { servicePrincipal: 'Broken' },
-    });
-    expect(enabled.status).toBe(201);
-    const erinAccount = enabled.json.accountName as string;
+    const erinAccount = await world.enableSync(await world.token(erin.upn), { servicePrincipal: 'Broken' });
     const before = world.host.lines().length;
     await world.syncNow(erinAccount);
 

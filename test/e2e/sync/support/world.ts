@@ -12,7 +12,6 @@
  *   await world.expectStoreEqualsMailbox(account, alice.upn, ['Inbox']);
  *   await world.stop();
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CosmosClient, Database } from '@azure/cosmos';
@@ -25,6 +24,7 @@ import type { CommunicationRecord, EmailAccountRecord } from '../../../../shared
 import type { MailboxSyncMessage } from '../../../../shared/domain/sync';
 import type { MailboxSeed, SimCounters, StartedSimulator } from '../../../../dev/m365-simulator/contract';
 import { startSimulator } from '../../../../dev/m365-simulator/server';
+import { startHostProcess, type HostProcess } from '../../../support/functions-host-process';
 import { testStack, uniqueName } from '../../../support/stack';
 
 const ROOT = path.resolve(__dirname, '../../../..');
@@ -47,17 +47,7 @@ export const HOST_MODULES = [
   'service-principal-create',
 ].map((name) => path.join(ROOT, 'functions', `${name}.ts`));
 
-export interface HostProcess {
-  url: string;
-  apiUrl: string;
-  child: ChildProcess;
-  /** Every line the host printed so far. */
-  lines(): string[];
-  /** SIGKILL (a crash: no cleanup at all), resolved once the process is gone. */
-  kill(): Promise<void>;
-  /** SIGTERM (graceful), resolved once the process is gone. */
-  stop(): Promise<void>;
-}
+export type { HostProcess };
 
 export interface ApiResult {
   status: number;
@@ -103,6 +93,10 @@ export interface SyncWorld {
   /** A user token for the API (roles `SystemManager`, `InboxUser`). */
   token(username: string, roles?: string[]): Promise<string>;
   api(method: string, pathAndQuery: string, options?: { token?: string; body?: unknown }): Promise<ApiResult>;
+  /** `POST /api/service-principals` for the world's app, with a fresh secret of it unless `clientSecret` is given. */
+  createServicePrincipal(token: string, name: string, options?: { clientSecret?: string }): Promise<ApiResult>;
+  /** `POST /api/email-accounts/enable-sync` as the token's user: expects 201, returns the new account's name. */
+  enableSync(token: string, body: Record<string, unknown>): Promise<string>;
   /** A directory user with a mailbox seeded with `folders` (name → message count). */
   addMailbox(
     alias: string,
@@ -208,59 +202,18 @@ export async function startSyncWorld(name: string, hostOptions: { queueLeaseMs?:
 
   const hosts: HostProcess[] = [];
   async function startHost(options: { queueLeaseMs?: number } = {}): Promise<HostProcess> {
-    const lines: string[] = [];
-    let partial = '';
-    const child = spawn(
-      process.execPath,
-      ['-r', path.join(__dirname, 'register-ts.js'), path.join(__dirname, 'host-process.ts')],
-      {
-        cwd: ROOT,
-        env: {
-          ...env,
-          E2E_HOST_OPTIONS: JSON.stringify({
-            modules: HOST_MODULES,
-            queues: { visibilityTimeoutMs: 1000, maxPollingIntervalMs: 200, batchSize: 16, newBatchThreshold: 8 },
-            queueLeaseMs: options.queueLeaseMs ?? hostOptions.queueLeaseMs ?? 120_000,
-          }),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+    const host = await startHostProcess({
+      options: {
+        modules: HOST_MODULES,
+        timers: false,
+        logLevel: 'info',
+        stopGraceMs: 2000,
+        queues: { visibilityTimeoutMs: 1000, maxPollingIntervalMs: 200, batchSize: 16, newBatchThreshold: 8 },
+        queueLeaseMs: options.queueLeaseMs ?? hostOptions.queueLeaseMs ?? 120_000,
       },
-    );
-    const onData = (chunk: Buffer): void => {
-      partial += chunk.toString('utf8');
-      const parts = partial.split('\n');
-      partial = parts.pop() ?? '';
-      lines.push(...parts);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const started = Date.now();
-    let url: string | undefined;
-    while (!url) {
-      if (child.exitCode !== null) throw new Error(`the host exited early:\n${lines.join('\n')}`);
-      if (Date.now() - started > 60_000) throw new Error(`the host did not start in 60 s:\n${lines.join('\n')}`);
-      url = lines.map((l) => /^READY (\S+)/.exec(l)?.[1]).find((u) => u !== undefined);
-      if (!url) await sleep(50);
-    }
-    const loadErrors = lines.find((l) => l.startsWith('LOAD_ERRORS '));
-    if (loadErrors) throw new Error(`the host could not load every function: ${loadErrors}`);
-    const host: HostProcess = {
-      url,
-      apiUrl: `${url}/api`,
-      child,
-      lines: () => lines,
-      kill: async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        await exited;
-      },
-      stop: async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      },
-    };
+      env,
+      cwd: ROOT,
+    });
     hosts.push(host);
     return host;
   }
@@ -309,6 +262,27 @@ export async function startSyncWorld(name: string, hostOptions: { queueLeaseMs?:
       const type = response.headers.get('content-type') ?? '';
       const json: unknown = /json/.test(type) && bytes.length > 0 ? JSON.parse(bytes.toString('utf8')) : undefined;
       return { status: response.status, headers: response.headers, bytes, json };
+    },
+    createServicePrincipal: async (token, name, options = {}) => {
+      const clientSecret =
+        options.clientSecret ??
+        (await control<{ value: string }>('POST', `/_sim/tenants/${tenant.id}/apps/${app.appId}/secrets`, {})).value;
+      return world.api('POST', '/service-principals', {
+        token,
+        body: {
+          servicePrincipalName: name,
+          tenantId: tenant.id,
+          clientId: app.appId,
+          clientSecret,
+          authorityUrl: `${sim.url}/${tenant.id}`,
+          graphApiEndpoint: `${sim.url}/v1.0`,
+        },
+      });
+    },
+    enableSync: async (token, body) => {
+      const enabled = await world.api('POST', '/email-accounts/enable-sync', { token, body });
+      expect(enabled.status).toBe(201);
+      return enabled.json.accountName as string;
     },
     addMailbox: async (alias, folders, options = {}) => {
       const upn = `${alias}@${domain}`;

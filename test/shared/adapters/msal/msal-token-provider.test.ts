@@ -13,7 +13,7 @@ import {
 } from '../../../../shared/domain/identity';
 import type { ServicePrincipalRecord } from '../../../../shared/domain/records';
 import { isAppError } from '../../../../shared/errors';
-import { makeCertificate } from '../../domain/identity/certificates';
+import { makeCertificate } from '../../../support/certificates';
 import { claimsOf, startIdentityTestStack, type IdentityTestStack } from '../identity-test-stack';
 
 const ACTOR = 'admin@example.com';

@@ -6,7 +6,7 @@ import {
   parseCertificatePem,
   privateKeyPemOf,
 } from '../../../../shared/domain/identity';
-import { makeCertificate } from './certificates';
+import { makeCertificate } from '../../../support/certificates';
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 

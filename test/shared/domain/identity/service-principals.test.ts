@@ -5,7 +5,7 @@ import {
   toPublicServicePrincipal,
   type ServicePrincipalUseCases,
 } from '../../../../shared/domain/identity';
-import { makeCertificate } from './certificates';
+import { makeCertificate } from '../../../support/certificates';
 import { CapturingLogger, FakeClock, FakeEmailAccounts, InMemoryServicePrincipals, InMemorySecretStore } from './fakes';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';

@@ -7,6 +7,7 @@
  *   Retry-After, 503, 500, mailbox errors), request counting and peak concurrency.
  * - `FakeBlobStore`, `FakeQueue`, `FakeClock`.
  */
+import { mulberry32 } from '../../../../dev/m365-simulator/limits';
 import type { Clock } from '../../../../shared/domain/ports/clock';
 import type { BlobStore, ByteStream, PutBlobOptions, StoredBlob } from '../../../../shared/domain/ports/blob-store';
 import type {
@@ -34,17 +35,8 @@ export class FakeClock implements Clock {
   }
 }
 
-/** A tiny deterministic PRNG (mulberry32), so random tests replay from their seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A tiny deterministic PRNG (the simulator's mulberry32), so random tests replay from their seed. */
+export const rng = mulberry32;
 
 // -----------------------------------------------------------------------------------------------------------
 // Mailbox

@@ -1,4 +1,4 @@
-// Lets the e2e host child process run the TypeScript sources directly: `node -r ./register-ts.js host.ts`.
+// Lets a child `node` process run TypeScript sources directly (tests only): `node -r ./register-ts.js file.ts`.
 // Transpiles with @swc/core (the settings of jest's transform), no type-checking.
 const swc = require('@swc/core');
 

@@ -1,20 +1,15 @@
 /**
- * The local functions host in a process of its own (the e2e tests kill it with SIGKILL to crash a worker).
- * Options come as JSON in `E2E_HOST_OPTIONS` (`modules`, `queues`, `queueLeaseMs`); app settings are the
- * process environment. Prints `READY <url>` once listening; SIGTERM stops it gracefully.
+ * Entry point of a child process running the local functions host (started by `startHostProcess` in
+ * `./functions-host-process.ts`). Options come as JSON in `FUNCTIONS_HOST_OPTIONS` (`FunctionsHostOptions` without
+ * `logSink`); app settings are the process environment. Log lines go to stdout; prints `LOAD_ERRORS [...]` when a
+ * module failed to load, `FUNCTIONS [...]`, then `READY <url>` once listening. SIGTERM stops it gracefully.
  */
-import { startFunctionsHost, type FunctionsHostOptions } from '../../../../dev/functions-host';
+import { startFunctionsHost, type FunctionsHostOptions } from '../../dev/functions-host';
 
 async function main(): Promise<void> {
-  const options = JSON.parse(process.env['E2E_HOST_OPTIONS'] ?? '{}') as Pick<
-    FunctionsHostOptions,
-    'modules' | 'queues' | 'queueLeaseMs'
-  >;
+  const options = JSON.parse(process.env['FUNCTIONS_HOST_OPTIONS'] ?? '{}') as Omit<FunctionsHostOptions, 'logSink'>;
   const host = await startFunctionsHost({
     port: 0,
-    timers: false,
-    logLevel: 'info',
-    stopGraceMs: 2000,
     ...options,
     logSink: (line) => process.stdout.write(`${line}\n`),
   });
