@@ -15,7 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startCosmos } from '../local-stack/stack';
 import { serveIpc } from './ipc';
-import { patchStandInQueryEngine } from './stand-in-query-patch';
+import { patchStandInQueryEngine } from '../local-stack/stand-in-query-patch';
 
 export const REQUEST_KINDS = [
   'read',
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   // See stand-in-query-patch.ts: the stand-in's queries are O(n²) in the container size unless patched.
   const queryEnginePatched = process.argv.includes('--unpatched') ? false : patchStandInQueryEngine();
   const counter = new RequestCounter();
-  const cosmos = await startCosmos(0);
+  const cosmos = await startCosmos(0, { patchQueryEngine: queryEnginePatched });
   cosmos.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => counter.observe(req, res));
   serveIpc(
     {

@@ -320,7 +320,7 @@ export function buildReport(m: BenchMeasurements): BenchReport {
 
   const notes = [
     m.storeQueryEnginePatched
-      ? 'Store: Cosmos stand-in with its O(n²) query scan linearised (dev/bench/stand-in-query-patch.ts); --unpatched-store runs it as is'
+      ? 'Store: Cosmos stand-in with its O(n²) query scan linearised (dev/local-stack/stand-in-query-patch.ts); --unpatched-store runs it as is'
       : 'Store: Cosmos stand-in as is (every query O(n²) in the container size: getMany dominates)',
     `Sync status: initial ${m.initial.status}; unchanged cycle ${m.incremental.status}` +
       (m.plain ? `; plain mailbox ${m.plain.figures.status}` : ''),

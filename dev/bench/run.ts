@@ -338,7 +338,7 @@ export async function runBench(args: BenchArgs, children: Children): Promise<Ben
   log(`Cosmos ${cosmos.endpoint}, Azurite ${azurite.queueEndpoint}, simulator ${sim.url}`);
   log(
     cosmos.queryEnginePatched
-      ? "Cosmos stand-in: query engine's O(n²) FROM scan linearised (see dev/bench/stand-in-query-patch.ts)"
+      ? "Cosmos stand-in: query engine's O(n²) FROM scan linearised (see dev/local-stack/stand-in-query-patch.ts)"
       : 'Cosmos stand-in: query engine as is (every query O(n²) in the container size)',
   );
 

@@ -9,6 +9,7 @@ import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createHttpsServer } from '@vercel/cosmosdb-server';
+import { patchStandInQueryEngine } from './stand-in-query-patch';
 
 export const PROJECT_ROOT = findProjectRoot(__dirname);
 export const TLS_DIR = path.join(PROJECT_ROOT, '.local', 'tls');
@@ -53,7 +54,12 @@ export function readTls(): { cert: Buffer; key: Buffer; certPath: string; keyPat
   return { cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath), certPath, keyPath };
 }
 
-export async function startCosmos(port = 0): Promise<{ endpoint: string; key: string; server: Server }> {
+export async function startCosmos(
+  port = 0,
+  options: { patchQueryEngine?: boolean } = {},
+): Promise<{ endpoint: string; key: string; server: Server }> {
+  // The stand-in's query engine is O(n²) in the container's size; real Cosmos answers from its index.
+  if (options.patchQueryEngine !== false) patchStandInQueryEngine();
   const tls = readTls();
   const server = createHttpsServer({ keepAlive: true, key: tls.key, cert: tls.cert });
   await new Promise<void>((resolve, reject) => {

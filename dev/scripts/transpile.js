@@ -15,6 +15,12 @@ const outDir = path.join(root, 'dist');
 const sourceDirs = ['functions', 'shared', 'dev'];
 const startedAt = Date.now();
 
+function writeAtomically(file, text) {
+  const temp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, text);
+  fs.renameSync(temp, file);
+}
+
 function sources(dir) {
   const abs = path.join(root, dir);
   if (!fs.existsSync(abs)) return [];
@@ -41,8 +47,9 @@ for (const rel of sourceDirs.flatMap(sources)) {
     sourceFileName: path.relative(path.dirname(out), src),
   });
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${code}\n//# sourceMappingURL=${path.basename(out)}.map\n`);
-  if (map) fs.writeFileSync(`${out}.map`, map);
+  // Write-then-rename: a process loading dist/ while another transpile runs (parallel tests) never reads half a file.
+  writeAtomically(out, `${code}\n//# sourceMappingURL=${path.basename(out)}.map\n`);
+  if (map) writeAtomically(`${out}.map`, map);
   transpiled++;
 }
 

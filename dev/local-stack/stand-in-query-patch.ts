@@ -1,6 +1,6 @@
 /**
  * A performance fix for the Cosmos stand-in's query engine (`@zeit/cosmosdb-query`, used by
- * `@vercel/cosmosdb-server`), applied only inside the benchmark's Cosmos process.
+ * `@vercel/cosmosdb-server`), applied wherever the stand-in runs (`startCosmos`: tests, `npm start`, the benchmark).
  *
  * The engine compiles every query to JavaScript whose FROM clause collects the candidate documents with
  * `collection.reduce(($, c) => typeof c !== "undefined" ? [...$, { c: c }] : $, [])` — copying the accumulator at
