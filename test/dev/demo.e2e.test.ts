@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { DemoState } from '../../dev/demo/state';
+import { alive, descendants } from '../support/process-tree';
 import { testStack } from '../support/stack';
 
 const root = path.resolve(__dirname, '../..');
@@ -53,34 +54,6 @@ async function communications(token: string, query = ''): Promise<Communication[
   } while (continuationToken);
   return items;
 }
-
-async function descendants(pid: number): Promise<number[]> {
-  const { stdout } = await run('ps', ['-e', '-o', 'pid=,ppid=']);
-  const children = new Map<number, number[]>();
-  for (const line of stdout.trim().split('\n')) {
-    const [p, pp] = line.trim().split(/\s+/).map(Number);
-    if (p === undefined || pp === undefined) continue;
-    children.set(pp, [...(children.get(pp) ?? []), p]);
-  }
-  const found: number[] = [];
-  const visit = (p: number): void => {
-    for (const c of children.get(p) ?? []) {
-      found.push(c);
-      visit(c);
-    }
-  };
-  visit(pid);
-  return found;
-}
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 beforeAll(async () => {
   const { stdout } = await run(process.execPath, ['dev/scripts/transpile.js'], { cwd: root });
