@@ -13,6 +13,7 @@ import type { MailboxSyncMessage } from '../../shared/domain/sync';
 import { AppError } from '../../shared/errors';
 import { createInMemoryRepositories, type InMemoryRepositories } from '../support/in-memory-repositories';
 import { FakeBlobStore, FakeQueue } from '../shared/domain/sync/fakes';
+import { newSyncLog } from '../shared/adapters/cosmos/fixtures';
 
 const NOW = '2025-03-01T12:00:00.000Z';
 const clock = { now: () => new Date(NOW) };
@@ -173,19 +174,7 @@ describe('schedule-mailbox-sync (timer)', () => {
 
 describe('cleanup-sync-logs (timer)', () => {
   it('deletes sync logs older than 30 days and keeps newer ones', async () => {
-    const log = (start: string) => ({
-      emailAccount: 'A-enabled',
-      folderName: 'Inbox',
-      syncType: 'Scheduled' as const,
-      syncStartTime: start,
-      syncEndTime: start,
-      status: 'Success' as const,
-      emailsFetched: 0,
-      emailsCreated: 0,
-      emailsUpdated: 0,
-      emailsSkipped: 0,
-      emailsRemoved: 0,
-    });
+    const log = (start: string) => newSyncLog('A-enabled', new Date(start));
     await repos.syncLogs.create(log('2025-01-15T00:00:00.000Z'));
     await repos.syncLogs.create(log('2025-01-29T11:00:00.000Z'));
     await repos.syncLogs.create(log('2025-02-20T00:00:00.000Z'));

@@ -12,6 +12,7 @@ import {
   type MailboxSyncMessage,
 } from '../../../../shared/domain/sync';
 import { FakeClock, FakeQueue } from './fakes';
+import { newSyncLog } from '../../adapters/cosmos/fixtures';
 
 async function principals(repos: ReturnType<typeof createInMemoryRepositories>) {
   const base = {
@@ -171,18 +172,7 @@ describe('cleanupSyncLogs', () => {
   it('deletes logs older than 30 days and keeps the rest', async () => {
     const clock = new FakeClock('2025-03-31T04:15:00.000Z');
     const repos = createInMemoryRepositories({ clock });
-    const log = (start: string) => ({
-      emailAccount: 'Sales',
-      folderName: 'Inbox',
-      syncType: 'Scheduled' as const,
-      syncStartTime: start,
-      status: 'Success' as const,
-      emailsFetched: 0,
-      emailsCreated: 0,
-      emailsUpdated: 0,
-      emailsSkipped: 0,
-      emailsRemoved: 0,
-    });
+    const log = (start: string) => newSyncLog('Sales', new Date(start));
     await repos.syncLogs.create(log('2025-02-27T00:00:00.000Z'));
     await repos.syncLogs.create(log('2025-03-01T04:14:00.000Z'));
     await repos.syncLogs.create(log('2025-03-01T04:16:00.000Z'));
