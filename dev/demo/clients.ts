@@ -4,6 +4,7 @@
  * public API, called exactly as a portal would (bearer tokens, JSON bodies).
  */
 import type { MailboxSeed, SimUser } from '../m365-simulator/contract';
+import type { FolderSyncStatus, SyncStatus } from '../../shared/api/sync-control';
 
 export class DemoHttpError extends Error {
   constructor(
@@ -149,30 +150,9 @@ export class SimulatorControl {
 
 // ---------------------------------------------------------------------------------------------------------
 
-export interface FolderSyncStatus {
-  folderName: string;
-  syncEnabled: boolean;
-  phase: 'not-started' | 'initial' | 'incremental-round' | 'up-to-date';
-  initialSyncComplete: boolean;
-  processed: number;
-  estimatedTotal?: number;
-  percent?: number;
-  etaSeconds?: number;
-}
-
-export interface AccountSyncStatus {
-  accountName: string;
-  accountType: string;
-  enabled: boolean;
-  lastSyncTime?: string;
-  lastSyncStatus?: 'Success' | 'Partial Success' | 'Failed' | 'In Progress';
-  syncErrorMessage?: string;
-  syncErrorCode?: string;
-  syncErrorRemedy?: string;
-  throttledUntil?: string;
-  syncing: boolean;
-  folders: FolderSyncStatus[];
-}
+/** The API's sync-status view (`GET /api/sync-status`), as the demo reads it. */
+export type { FolderSyncStatus };
+export type AccountSyncStatus = Omit<SyncStatus, 'recentLogs'>;
 
 export interface CommunicationSummary {
   id: string;
