@@ -15,9 +15,11 @@ import type {
   CommunicationFilter,
   CommunicationRepository,
   CommunicationUpsert,
+  ContactCandidateInput,
   ContactFilter,
   ContactRepository,
   ContactSighting,
+  ContactSightingsResult,
   EmailAccountFilter,
   EmailAccountRepository,
   Mutator,
@@ -59,6 +61,7 @@ import {
   newSyncLogRecord,
   normalizeContactEmail,
   pageLimit,
+  planContactSightings,
   sinceInstant,
   updateWithRetry,
   validateCommunicationBatch,
@@ -485,7 +488,26 @@ export class InMemoryContactRepository implements ContactRepository {
   async upsertByEmail(email: string, sighting: ContactSighting): Promise<ContactRecord> {
     const address = normalizeContactEmail(email);
     validateSighting(sighting);
-    const id = contactIdForEmail(address);
+    return (await this.sight(contactIdForEmail(address), address, sighting)).record;
+  }
+
+  /** One address after another, each with `upsertByEmail`'s merge and ETag retry (same semantics as the
+   * Cosmos bulk rounds; concurrent calls interleave at every read and write). */
+  async recordSightings(
+    candidates: readonly ContactCandidateInput[],
+    sighting: Omit<ContactSighting, 'fullName'>,
+  ): Promise<ContactSightingsResult> {
+    const { plans, refused } = planContactSightings(candidates, sighting);
+    const result: ContactSightingsResult = { created: 0, updated: 0, unchanged: 0, refused };
+    for (const plan of plans) result[(await this.sight(plan.id, plan.email, plan.sighting)).outcome]++;
+    return result;
+  }
+
+  private async sight(
+    id: string,
+    address: string,
+    sighting: ContactSighting,
+  ): Promise<{ record: ContactRecord; outcome: 'created' | 'updated' | 'unchanged' }> {
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const now = this.clock.now().toISOString();
       await tick();
@@ -494,15 +516,15 @@ export class InMemoryContactRepository implements ContactRepository {
         const record = validateRecord(contactRecord, newContact(id, address, sighting, now));
         await tick();
         const created = this.table.create(id, record);
-        if (created) return created;
+        if (created) return { record: created, outcome: 'created' };
         continue;
       }
       const merged = mergeSighting(existing, sighting, now);
-      if (!merged) return existing;
+      if (!merged) return { record: existing, outcome: 'unchanged' };
       const record = validateRecord(contactRecord, merged);
       await tick();
       const outcome = this.table.replace(id, record, existing.etag);
-      if (typeof outcome !== 'string') return outcome;
+      if (typeof outcome !== 'string') return { record: outcome, outcome: 'updated' };
     }
     throw staleWrite('The contact');
   }

@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import { notFound, staleWrite, type AppError } from '../../errors';
+import { notFound, staleWrite } from '../../errors';
 import type { Clock } from '../../domain/ports/clock';
 import type {
   CommunicationFilter,
@@ -11,8 +11,7 @@ import type {
   UpsertManyResult,
 } from '../../domain/ports/repositories';
 import type { CommunicationRecord } from '../../domain/records';
-import { CosmosDocuments, WhereBuilder } from './documents';
-import { mapCosmosError } from './errors';
+import { CosmosDocuments, WhereBuilder, type BulkOperation } from './documents';
 import {
   communicationReplacement,
   cosmosIdProblem,
@@ -25,8 +24,12 @@ const WHAT = 'The communication';
 /** Ids per `ARRAY_CONTAINS` query in getMany. */
 const GET_MANY_CHUNK = 100;
 
+/** `writeConcurrency` by default: a 5,000-record upsertMany ran at ~7,500/s with 1, ~10,000/s with 2–8 (stand-in). */
+export const DEFAULT_WRITE_CONCURRENCY = 4;
+
 export interface CommunicationRepositoryOptions {
-  /** Parallel writes in upsertMany (default 16: ~1,350 upserts/s against the stand-in). */
+  /** Bulk requests (of up to 100 records of one partition each) in flight at once in upsertMany
+   * (default DEFAULT_WRITE_CONCURRENCY). A page of up to 100 records of one account is a single request. */
   writeConcurrency?: number;
 }
 
@@ -41,7 +44,7 @@ export class CosmosCommunicationRepository implements CommunicationRepository {
     options: CommunicationRepositoryOptions = {},
   ) {
     this.docs = new CosmosDocuments(container);
-    this.writeConcurrency = Math.max(1, options.writeConcurrency ?? 16);
+    this.writeConcurrency = Math.max(1, options.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY);
   }
 
   async get(emailAccount: string, id: string): Promise<CommunicationRecord | undefined> {
@@ -66,34 +69,36 @@ export class CosmosCommunicationRepository implements CommunicationRepository {
     return found;
   }
 
+  /**
+   * Bulk requests of up to 100 records of one partition (`writeConcurrency` at a time): a record without `etag`
+   * is upserted (201 created, 200 updated); one with `etag` replaces the stored one only if it still has that
+   * ETag, else (412, or 404: gone) its id is reported in `stale` (in input order). Throttled records are resent
+   * (see `CosmosDocuments.bulk`); any other failure throws the mapped error once the requests in flight finish
+   * (records of other requests may have been written: the caller retries the page, which is idempotent).
+   */
   async upsertMany(records: readonly CommunicationUpsert[]): Promise<UpsertManyResult> {
     const now = this.clock.now().toISOString();
     const batch = validateCommunicationBatch(records, now);
     const result: UpsertManyResult = { created: 0, updated: 0, stale: [] };
-    let next = 0;
-    let failure: AppError | undefined;
-    const worker = async (): Promise<void> => {
-      while (failure === undefined && next < batch.length) {
-        const item = batch[next++];
-        if (!item) return;
-        try {
-          if (item.etag === undefined) {
-            const outcome = await this.docs.upsert<CommunicationRecord>(item.record);
-            if (!outcome.ok) throw staleWrite(WHAT);
-            if (outcome.created) result.created++;
-            else result.updated++;
-          } else {
-            const outcome = await this.docs.replace(item.record, item.record.emailAccount, item.etag);
-            if (outcome.ok) result.updated++;
-            else result.stale.push(item.record.id);
-          }
-        } catch (error) {
-          failure ??= mapCosmosError(error, 'upsert');
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.writeConcurrency, batch.length) }, worker));
-    if (failure !== undefined) throw failure;
+    if (batch.length === 0) return result;
+    const operations = batch.map(({ record, etag }): BulkOperation =>
+      etag === undefined
+        ? { kind: 'upsert', partitionKey: record.emailAccount, doc: record }
+        : { kind: 'replace', partitionKey: record.emailAccount, doc: record, etag },
+    );
+    const outcomes = await this.docs.bulk<CommunicationRecord>(operations, {
+      concurrency: this.writeConcurrency,
+      chunkByPartition: true,
+    });
+    let unexpected = false;
+    outcomes.forEach((outcome, i) => {
+      const conditional = batch[i]?.etag !== undefined;
+      if (outcome.ok && outcome.status === 201 && !conditional) result.created++;
+      else if (outcome.ok) result.updated++;
+      else if (conditional) result.stale.push(batch[i]?.record.id as string);
+      else unexpected = true; // an unconditional upsert refused with 404/409/412: CONFLICT stale, as ever
+    });
+    if (unexpected) throw staleWrite(WHAT);
     return result;
   }
 

@@ -1,9 +1,19 @@
 /**
- * Point operations and queries on one container, with Cosmos system fields stripped, `_etag` surfaced as
- * `etag`, expected statuses (404, 409, 412) returned as values and everything else mapped by `mapCosmosError`.
+ * Point operations, bulk operations and queries on one container, with Cosmos system fields stripped, `_etag`
+ * surfaced as `etag`, expected statuses (404, 409, 412) returned as values and everything else mapped by
+ * `mapCosmosError`.
  */
-import type { Container, ItemDefinition, JSONValue, PartitionKey, SqlQuerySpec } from '@azure/cosmos';
+import type {
+  Container,
+  ItemDefinition,
+  JSONValue,
+  OperationInput,
+  OperationResponse,
+  PartitionKey,
+  SqlQuerySpec,
+} from '@azure/cosmos';
 import type { Page, PageRequest } from '../../domain/ports/repositories';
+import { dependencyUnavailable, type AppError } from '../../errors';
 import { decodeContinuation, encodeContinuation, queryFingerprint } from './continuation';
 import { badContinuationToken, cosmosStatus, mapCosmosError } from './errors';
 import { SYSTEM_FIELDS, pageLimit } from './record-rules';
@@ -26,6 +36,103 @@ const EXPECTED = new Set([404, 409, 412]);
 function expectedFailure(error: unknown): { ok: false; status: 404 | 409 | 412 } | undefined {
   const status = cosmosStatus(error);
   return status !== undefined && EXPECTED.has(status) ? { ok: false, status: status as 404 | 409 | 412 } : undefined;
+}
+
+/** Operations per bulk request: the service's limit per partition key range. */
+export const BULK_CHUNK_SIZE = 100;
+/** How often a throttled (429) or "retry with" (449) operation of a bulk request is sent again before the call
+ * fails with DEPENDENCY_UNAVAILABLE (retryable). Such an operation was not applied, so resending it is safe. */
+export const MAX_BULK_RETRIES = 8;
+/** Longest wait before resending throttled operations (the service's `retryAfterMilliseconds` is capped to it),
+ * and the most a chunk waits in all (the SDK's own budget for throttled point operations is 30 s). */
+const MAX_BULK_RETRY_WAIT_MS = 5_000;
+const MAX_BULK_TOTAL_WAIT_MS = 30_000;
+const RESEND_STATUSES = new Set([429, 449]);
+
+/** One operation of `CosmosDocuments.bulk`. `partitionKey` is always given (never inferred from the body). */
+export type BulkOperation =
+  | { kind: 'create' | 'upsert'; partitionKey: string; doc: { id: string } }
+  /** With `etag`: only if the stored document still has it (412 otherwise). */
+  | { kind: 'replace'; partitionKey: string; doc: { id: string }; etag?: string }
+  | { kind: 'read'; partitionKey: string; id: string };
+
+/**
+ * The outcome of one bulk operation: the stored (or read) record with the operation's status (200, or 201 for a
+ * create / an upsert that created), or an expected failure (404 missing, 409 exists, 412 stale ETag).
+ */
+export type BulkOutcome<T> = { ok: true; status: number; record: T } | { ok: false; status: 404 | 409 | 412 };
+
+export interface BulkOptions {
+  /** Bulk requests (chunks of up to 100 operations) in flight at once (default 4). */
+  concurrency?: number;
+  /** Chunk per partition key (operations grouped by it, first-seen order) instead of in input order: fewer
+   * requests when the operations of a partition are interleaved with others. */
+  chunkByPartition?: boolean;
+}
+
+function bulkInput(op: BulkOperation): OperationInput {
+  switch (op.kind) {
+    case 'read':
+      return { operationType: 'Read', partitionKey: op.partitionKey, id: op.id };
+    case 'create':
+      return { operationType: 'Create', partitionKey: op.partitionKey, resourceBody: op.doc };
+    case 'upsert':
+      return { operationType: 'Upsert', partitionKey: op.partitionKey, resourceBody: op.doc };
+    case 'replace':
+      return {
+        operationType: 'Replace',
+        partitionKey: op.partitionKey,
+        id: op.doc.id,
+        resourceBody: op.doc,
+        ...(op.etag === undefined ? {} : { ifMatch: op.etag }),
+      };
+  }
+}
+
+/** A per-operation failure as the error `mapCosmosError` maps (it reads `code`). */
+function operationError(op: BulkOperation, response: OperationResponse | undefined): Error {
+  const status = response?.statusCode;
+  const substatus = (response as { subStatusCode?: unknown } | undefined)?.subStatusCode;
+  return Object.assign(
+    new Error(
+      status === undefined
+        ? `Cosmos DB bulk ${op.kind} returned no result`
+        : `Cosmos DB bulk ${op.kind} failed with status ${status}${typeof substatus === 'number' ? `/${substatus}` : ''}`,
+    ),
+    status === undefined ? {} : { code: status, substatus },
+  );
+}
+
+/** The wait the service asked for before resending (per operation), if it said. */
+function retryAfterMs(response: OperationResponse | undefined): number | undefined {
+  const value = (response as { retryAfterMilliseconds?: unknown } | undefined)?.retryAfterMilliseconds;
+  const ms = Number(value);
+  return value === undefined || value === null || !Number.isFinite(ms) || ms < 0 ? undefined : ms;
+}
+
+/** Before resend `retry` (1, 2, ...): the longest wait the service asked for, or a short exponential backoff. */
+function resendDelayMs(retry: number, asked: number | undefined): number {
+  const fallback = Math.min(1_000, 25 * 2 ** retry) * (0.5 + Math.random() / 2);
+  return Math.min(MAX_BULK_RETRY_WAIT_MS, asked ?? fallback);
+}
+
+/** Runs `task` over `items` with at most `limit` at once; after the first failure starts no more, waits for
+ * those running, then throws that failure. */
+async function runBounded<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await task(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
 }
 
 const ifMatch = (etag: string | undefined) =>
@@ -99,6 +206,94 @@ export class CosmosDocuments {
     }
   }
 
+  /**
+   * Many operations in few requests: chunks of up to 100 operations, each sent as one bulk request per
+   * partition key range, `concurrency` chunks at a time. Returns one outcome per operation, in input order.
+   * Operations are independent (not a transaction): each succeeds or fails on its own. Throttled (429) and
+   * "retry with" (449) operations are resent (after the wait the service asks for, else a short backoff) up to
+   * MAX_BULK_RETRIES times, then DEPENDENCY_UNAVAILABLE. Any other failed operation throws its mapped error
+   * (`mapCosmosError`: 5xx, 408 → DEPENDENCY_UNAVAILABLE; 400, 413 → INTERNAL) after the chunks in flight finish;
+   * no further chunk is started, so some operations may have been applied and others not.
+   *
+   * Uses the SDK's per-request bulk API (`items.bulk`), not `executeBulkOperations`: in @azure/cosmos 4.9.3
+   * every `executeBulkOperations` call waits at least one second (it flushes the last partial batch, then sleeps
+   * 1 s before checking whether the operations finished), which would cost a second per page of mail.
+   */
+  async bulk<T>(operations: readonly BulkOperation[], options: BulkOptions = {}): Promise<BulkOutcome<T>[]> {
+    const outcomes: BulkOutcome<T>[] = new Array<BulkOutcome<T>>(operations.length);
+    const chunks: number[][] = [];
+    const order = options.chunkByPartition ? byPartition(operations) : [...operations.keys()];
+    let chunk: number[] = [];
+    for (const index of order) {
+      const partition = operations[index]?.partitionKey;
+      const previous = chunk.length ? operations[chunk[chunk.length - 1] as number]?.partitionKey : partition;
+      if (chunk.length === BULK_CHUNK_SIZE || (options.chunkByPartition && partition !== previous)) {
+        chunks.push(chunk);
+        chunk = [];
+      }
+      chunk.push(index);
+    }
+    if (chunk.length) chunks.push(chunk);
+    await runBounded(chunks, options.concurrency ?? 4, async (indices) => {
+      const results = await this.bulkChunk<T>(indices.map((i) => operations[i] as BulkOperation));
+      results.forEach((outcome, k) => (outcomes[indices[k] as number] = outcome));
+    });
+    return outcomes;
+  }
+
+  /** Up to 100 operations: sent, their throttled ones resent (see `bulk`). */
+  private async bulkChunk<T>(operations: readonly BulkOperation[]): Promise<BulkOutcome<T>[]> {
+    const outcomes: BulkOutcome<T>[] = new Array<BulkOutcome<T>>(operations.length);
+    let pending = [...operations.keys()];
+    let waitedMs = 0;
+    for (let retry = 0; ; retry++) {
+      let responses: OperationResponse[];
+      try {
+        // continueOnError: one failed operation must not fail (424) the others of its request.
+        responses = await this.container.items.bulk(
+          pending.map((i) => bulkInput(operations[i] as BulkOperation)),
+          { continueOnError: true },
+        );
+      } catch (error) {
+        throw mapCosmosError(error, 'bulk');
+      }
+      const resend: number[] = [];
+      let asked: number | undefined;
+      let failure: AppError | undefined;
+      pending.forEach((index, k) => {
+        const op = operations[index] as BulkOperation;
+        const response = responses[k];
+        const status = response?.statusCode;
+        if (status !== undefined && status >= 200 && status < 300) {
+          const body = (response?.resourceBody ?? {}) as RawDocument;
+          outcomes[index] = { ok: true, status, record: fromDocument<T>(body) };
+        } else if (status === 404 || status === 409 || status === 412) {
+          outcomes[index] = { ok: false, status };
+        } else if (status !== undefined && RESEND_STATUSES.has(status)) {
+          if (retry >= MAX_BULK_RETRIES) failure ??= dependencyUnavailable('Cosmos DB', operationError(op, response));
+          resend.push(index);
+          const wait = retryAfterMs(response);
+          if (wait !== undefined) asked = Math.max(asked ?? 0, wait);
+        } else {
+          failure ??= mapCosmosError(operationError(op, response), op.kind);
+        }
+      });
+      if (failure !== undefined) throw failure;
+      if (resend.length === 0) return outcomes;
+      const delayMs = resendDelayMs(retry + 1, asked);
+      waitedMs += delayMs;
+      if (waitedMs > MAX_BULK_TOTAL_WAIT_MS) {
+        const first = resend[0] as number;
+        throw dependencyUnavailable(
+          'Cosmos DB',
+          operationError(operations[first] as BulkOperation, responses[pending.indexOf(first)]),
+        );
+      }
+      pending = resend;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+
   /** One page of a query. Pass `partitionKey` whenever the WHERE clause pins one (it must: see local-stack.md). */
   async queryPage<T>(query: SqlQuerySpec, page: PageRequest, partitionKey?: string): Promise<Page<T>> {
     const limit = pageLimit(page);
@@ -163,6 +358,17 @@ export class CosmosDocuments {
       throw mapCosmosError(error, 'query');
     }
   }
+}
+
+/** Operation indices grouped by partition key (partitions in first-seen order, input order within each). */
+function byPartition(operations: readonly BulkOperation[]): number[] {
+  const groups = new Map<string, number[]>();
+  operations.forEach((op, index) => {
+    const group = groups.get(op.partitionKey);
+    if (group) group.push(index);
+    else groups.set(op.partitionKey, [index]);
+  });
+  return [...groups.values()].flat();
 }
 
 /** Builds a parameterised WHERE clause from conditions (`@p0`, `@p1`, ... for values). */

@@ -9,6 +9,7 @@ import { conflictReason, notFound, staleWrite } from '../../errors';
 import {
   MAX_PAGE_LIMIT,
   type CommunicationUpsert,
+  type ContactCandidateInput,
   type ContactSighting,
   type Mutator,
   type NewSyncLog,
@@ -388,4 +389,52 @@ export function mergeSighting(
     lastSeenAt,
     updatedAt: now,
   };
+}
+
+/** One distinct address of a `recordSightings` call: the contact's id, the normalized address, its sighting. */
+export interface ContactSightingPlan {
+  id: string;
+  email: string;
+  sighting: ContactSighting;
+}
+
+/**
+ * The candidates of `recordSightings` ready to write: the common sighting validated (VALIDATION_FAILED
+ * otherwise: a caller bug), each address normalized, duplicates merged case-insensitively (the first non-empty
+ * full name wins), and the addresses that are not valid (or not strings) in `refused`, once each, as given.
+ */
+export function planContactSightings(
+  candidates: readonly ContactCandidateInput[],
+  common: Omit<ContactSighting, 'fullName'>,
+): { plans: ContactSightingPlan[]; refused: string[] } {
+  const { emailAccount, owner, seenAt } = common;
+  validateSighting({ emailAccount, owner, seenAt });
+  const given: unknown = candidates;
+  if (!Array.isArray(given)) throw validationFailed([{ field: 'candidates', message: 'must be a list' }]);
+  const plans = new Map<string, ContactSightingPlan>();
+  const refused = new Set<string>();
+  for (const candidate of candidates) {
+    const raw: unknown = (candidate as Partial<ContactCandidateInput> | null | undefined)?.email;
+    const parsed = emailAddress.safeParse(raw);
+    if (!parsed.success) {
+      refused.add(typeof raw === 'string' ? raw : String(raw));
+      continue;
+    }
+    const email = parsed.data;
+    const name: unknown = candidate.fullName;
+    const fullName = typeof name === 'string' ? cleanFullName(name) : undefined;
+    const known = plans.get(email);
+    if (known === undefined) {
+      const sighting: ContactSighting = {
+        emailAccount,
+        owner,
+        seenAt,
+        ...(fullName === undefined ? {} : { fullName }),
+      };
+      plans.set(email, { id: contactIdForEmail(email), email, sighting });
+    } else if (known.sighting.fullName === undefined && fullName !== undefined) {
+      known.sighting.fullName = fullName;
+    }
+  }
+  return { plans: [...plans.values()], refused: [...refused] };
 }

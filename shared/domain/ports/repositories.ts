@@ -194,12 +194,38 @@ export interface ContactFilter {
   owner?: string;
 }
 
+/** One address seen in a page of mail (`recordSightings`). */
+export interface ContactCandidateInput {
+  email: string;
+  fullName?: string;
+}
+
+export interface ContactSightingsResult {
+  created: number;
+  updated: number;
+  /** Already known with this account, owner, name and seen range: nothing written. */
+  unchanged: number;
+  /** Addresses the store refused (invalid), skipped without failing the others. */
+  refused: string[];
+}
+
 export interface ContactRepository {
   /**
    * Creates the contact or merges the sighting into it (adds the account and owner, widens first/last seen,
    * fills a missing full name). Safe under concurrent callers (ETag retry). VALIDATION_FAILED for a bad address.
    */
   upsertByEmail(email: string, sighting: ContactSighting): Promise<ContactRecord>;
+  /**
+   * `upsertByEmail` for many addresses at once, with the same account, owner and time (`sighting.fullName` is
+   * ignored: each candidate carries its own). Same merge rules and concurrency safety, but in few store round
+   * trips (Cosmos: bulk create; the addresses that exist are read and replaced in bulk, ETag-checked, stale ones
+   * retried). Duplicates (case-insensitive) are merged first. Invalid addresses are returned in `refused`, not
+   * thrown; a store failure throws (retryable).
+   */
+  recordSightings(
+    candidates: readonly ContactCandidateInput[],
+    sighting: Omit<ContactSighting, 'fullName'>,
+  ): Promise<ContactSightingsResult>;
   getByEmail(email: string): Promise<ContactRecord | undefined>;
   /** Ordered by `emailId`. */
   list(page: PageRequest, filter?: ContactFilter): Promise<Page<ContactRecord>>;

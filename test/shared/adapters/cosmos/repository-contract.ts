@@ -508,6 +508,47 @@ export function repositoryContract(label: string, make: MakeRepositories): void 
       expect(error.errors?.[0]?.field).toBe('since');
     });
 
+    it('writes a batch of more than 100 mixing creates, current and stale etags, across partitions', async () => {
+      await repos.communications.upsertMany(
+        Array.from({ length: 150 }, (_, i) => newCommunication('Acct A', `old${i}`, day(1 + (i % 20)))),
+      );
+      const stored = await repos.communications.getMany(
+        'Acct A',
+        Array.from({ length: 150 }, (_, i) => `old${i}`),
+      );
+      // Someone else changes old100..old119 after we read them: our etags for those are stale.
+      for (let i = 100; i < 120; i++) {
+        await repos.communications.update('Acct A', `old${i}`, (c) => ({ ...c, referenceDoctype: 'Issue' }));
+      }
+      clock.advance(60_000);
+      const etagOf = (id: string) => stored.get(id)!.etag;
+      const batch = [
+        ...Array.from({ length: 100 }, (_, i) => newCommunication('Acct A', `new${i}`, day(2))),
+        ...Array.from({ length: 120 }, (_, i) =>
+          newCommunication('Acct A', `old${i}`, day(3), { subject: 'edited', etag: etagOf(`old${i}`) }),
+        ),
+        ...Array.from({ length: 30 }, (_, i) => newCommunication('Acct A', `old${120 + i}`, day(3), { seen: true })),
+        newCommunication('Acct A', 'never-stored', day(3), { etag: etagOf('old0') }),
+      ];
+      // Another partition, interleaved with the first.
+      for (let i = 0; i < 30; i++) batch.splice(i * 7, 0, newCommunication('Acct B', `b${i}`, day(4)));
+      const result = await repos.communications.upsertMany(batch);
+      expect(result.created).toBe(130);
+      expect(result.updated).toBe(100 + 30);
+      expect(result.stale).toEqual([...Array.from({ length: 20 }, (_, i) => `old${100 + i}`), 'never-stored']);
+
+      const after = await repos.communications.getMany(
+        'Acct A',
+        [...Array(150).keys()].map((i) => `old${i}`),
+      );
+      expect(after.get('old5')).toMatchObject({ subject: 'edited', updatedAt: '2026-03-01T09:01:00.000Z' });
+      expect(after.get('old110')).toMatchObject({ subject: 'Subject old110', referenceDoctype: 'Issue' });
+      expect(after.get('old140')).toMatchObject({ seen: true, subject: 'Subject old140' });
+      expect(await repos.communications.get('Acct A', 'never-stored')).toBeUndefined();
+      expect((await repos.communications.getMany('Acct B', ['b0', 'b29'])).size).toBe(2);
+      expect((await repos.communications.getMany('Acct A', ['new0', 'new99'])).size).toBe(2);
+    });
+
     it('finds a communication by id alone', async () => {
       await repos.communications.upsertMany([
         newCommunication('Acct A', 'x1', day(1)),
@@ -591,6 +632,217 @@ export function repositoryContract(label: string, make: MakeRepositories): void 
       );
       expect(sighting.errors?.map((e) => e.field)).toEqual(['emailAccount', 'owner', 'seenAt']);
       expect((await repos.contacts.list({ limit: 10 })).items).toEqual([]);
+    });
+
+    describe('recordSightings', () => {
+      const sightingOf = (emailAccount: string, owner: string, iso = '2026-02-01T00:00:00Z') => ({
+        emailAccount,
+        owner,
+        seenAt: seen(iso),
+      });
+
+      it('creates new contacts and merges into existing ones, with exact counts', async () => {
+        const bob = await repos.contacts.upsertByEmail('bob@fabrikam.com', {
+          emailAccount: 'Acct A',
+          owner: 'alice@contoso.com',
+          seenAt: seen('2026-02-10T00:00:00Z'),
+        });
+        await repos.contacts.upsertByEmail('carol@fabrikam.com', {
+          fullName: 'Carol Old',
+          emailAccount: 'Acct B',
+          owner: 'carol@contoso.com',
+          seenAt: seen('2026-01-01T00:00:00Z'),
+        });
+        clock.advance(60_000);
+        const result = await repos.contacts.recordSightings(
+          [
+            { email: 'BOB@fabrikam.com', fullName: ' Bob Jones ' },
+            { email: 'carol@fabrikam.com', fullName: 'Caroline' },
+            { email: 'Dave@Fabrikam.com', fullName: 'Dave' },
+            { email: 'erin@fabrikam.com' },
+          ],
+          sightingOf('Acct B', 'carol@contoso.com', '2026-02-01T00:00:00Z'),
+        );
+        expect(result).toEqual({ created: 2, updated: 2, unchanged: 0, refused: [] });
+
+        const merged = await repos.contacts.getByEmail('bob@fabrikam.com');
+        expect(merged).toMatchObject({
+          id: bob.id,
+          fullName: 'Bob Jones',
+          emailAccounts: ['Acct A', 'Acct B'],
+          owners: ['alice@contoso.com', 'carol@contoso.com'],
+          firstSeenAt: '2026-02-01T00:00:00.000Z',
+          lastSeenAt: '2026-02-10T00:00:00.000Z',
+          createdAt: bob.createdAt,
+          updatedAt: '2026-03-01T09:01:00.000Z',
+        });
+        expect(merged!.etag).not.toBe(bob.etag);
+        // An existing name is kept; the range widens to the later sighting.
+        expect(await repos.contacts.getByEmail('carol@fabrikam.com')).toMatchObject({
+          fullName: 'Carol Old',
+          emailAccounts: ['Acct B'],
+          owners: ['carol@contoso.com'],
+          firstSeenAt: '2026-01-01T00:00:00.000Z',
+          lastSeenAt: '2026-02-01T00:00:00.000Z',
+        });
+        const dave = await repos.contacts.getByEmail('dave@fabrikam.com');
+        expect(dave).toMatchObject({
+          docType: 'contact',
+          emailId: 'dave@fabrikam.com',
+          fullName: 'Dave',
+          emailAccounts: ['Acct B'],
+          owners: ['carol@contoso.com'],
+          firstSeenAt: '2026-02-01T00:00:00.000Z',
+          lastSeenAt: '2026-02-01T00:00:00.000Z',
+          createdAt: '2026-03-01T09:01:00.000Z',
+        });
+        expectCleanRecord(dave!);
+        expect(await repos.contacts.getByEmail('erin@fabrikam.com')).not.toHaveProperty('fullName');
+        expect((await repos.contacts.list({ limit: 10 })).items).toHaveLength(4);
+      });
+
+      it('writes nothing when a sighting adds nothing', async () => {
+        const candidates = [{ email: 'bob@fabrikam.com', fullName: 'Bob' }, { email: 'carl@fabrikam.com' }];
+        const sighting = sightingOf('Acct A', 'alice@contoso.com', '2026-02-05T00:00:00Z');
+        expect(await repos.contacts.recordSightings(candidates, sighting)).toEqual({
+          created: 2,
+          updated: 0,
+          unchanged: 0,
+          refused: [],
+        });
+        await repos.contacts.upsertByEmail('carl@fabrikam.com', { ...sighting, seenAt: seen('2026-02-07T00:00:00Z') });
+        const before = (await repos.contacts.list({ limit: 10 })).items;
+        clock.advance(60_000);
+        // Same account and owner, a time within each seen range, a name where there is one already: no change.
+        const again = await repos.contacts.recordSightings(
+          [{ email: 'BOB@fabrikam.com', fullName: 'Robert' }, { email: 'carl@fabrikam.com' }],
+          sighting,
+        );
+        expect(again).toEqual({ created: 0, updated: 0, unchanged: 2, refused: [] });
+        expect((await repos.contacts.list({ limit: 10 })).items).toEqual(before);
+      });
+
+      it('merges case-insensitive duplicates of one call; the first non-empty name wins', async () => {
+        await repos.contacts.upsertByEmail('yan@fabrikam.com', sightingOf('Acct A', 'alice@contoso.com'));
+        const result = await repos.contacts.recordSightings(
+          [
+            { email: 'Zed@Fabrikam.com' },
+            { email: 'zed@fabrikam.com', fullName: '   ' },
+            { email: ' ZED@fabrikam.COM ', fullName: 'Zed Zulu' },
+            { email: 'zed@FABRIKAM.com', fullName: 'Other Name' },
+            { email: 'YAN@fabrikam.com', fullName: 'Yan' },
+            { email: 'yan@fabrikam.com', fullName: 'Yan Two' },
+          ],
+          sightingOf('Acct B', 'bob@contoso.com'),
+        );
+        expect(result).toEqual({ created: 1, updated: 1, unchanged: 0, refused: [] });
+        expect(await repos.contacts.getByEmail('zed@fabrikam.com')).toMatchObject({
+          emailId: 'zed@fabrikam.com',
+          fullName: 'Zed Zulu',
+          emailAccounts: ['Acct B'],
+        });
+        expect(await repos.contacts.getByEmail('yan@fabrikam.com')).toMatchObject({
+          fullName: 'Yan',
+          emailAccounts: ['Acct A', 'Acct B'],
+          owners: ['alice@contoso.com', 'bob@contoso.com'],
+        });
+        expect((await repos.contacts.list({ limit: 10 })).items).toHaveLength(2);
+      });
+
+      it('refuses invalid addresses without failing the others', async () => {
+        const result = await repos.contacts.recordSightings(
+          [
+            { email: 'not an address' },
+            { email: 'ok@fabrikam.com', fullName: 'Ok' },
+            { email: '' },
+            { email: 'not an address', fullName: 'Again' },
+            { email: `${'x'.repeat(320)}@fabrikam.com` },
+            { email: 'also-ok@fabrikam.com' },
+          ],
+          sightingOf('Acct A', 'alice@contoso.com'),
+        );
+        expect(result).toEqual({
+          created: 2,
+          updated: 0,
+          unchanged: 0,
+          refused: ['not an address', '', `${'x'.repeat(320)}@fabrikam.com`],
+        });
+        const emails = (await repos.contacts.list({ limit: 10 })).items.map((c) => c.emailId);
+        expect(emails).toEqual(['also-ok@fabrikam.com', 'ok@fabrikam.com']);
+        expect(await repos.contacts.recordSightings([], sightingOf('Acct A', 'alice@contoso.com'))).toEqual({
+          created: 0,
+          updated: 0,
+          unchanged: 0,
+          refused: [],
+        });
+      });
+
+      it('rejects a bad sighting and writes nothing', async () => {
+        const error = await rejectionOf(
+          repos.contacts.recordSightings([{ email: 'ok@fabrikam.com' }], {
+            emailAccount: '',
+            owner: ' ',
+            seenAt: new Date('x'),
+          }),
+        );
+        expect(error.code).toBe('VALIDATION_FAILED');
+        expect(error.errors?.map((e) => e.field)).toEqual(['emailAccount', 'owner', 'seenAt']);
+        expect((await repos.contacts.list({ limit: 10 })).items).toEqual([]);
+      });
+
+      it('handles more addresses than one bulk request holds', async () => {
+        const address = (i: number) => ({ email: `person${String(i).padStart(3, '0')}@fabrikam.com` });
+        const first = await repos.contacts.recordSightings(
+          Array.from({ length: 120 }, (_, i) => address(i)),
+          sightingOf('Acct A', 'alice@contoso.com'),
+        );
+        expect(first).toEqual({ created: 120, updated: 0, unchanged: 0, refused: [] });
+        const second = await repos.contacts.recordSightings(
+          Array.from({ length: 250 }, (_, i) => address(i)),
+          sightingOf('Acct B', 'alice@contoso.com'),
+        );
+        expect(second).toEqual({ created: 130, updated: 120, unchanged: 0, refused: [] });
+        const { items } = await allPages((token) => repos.contacts.list({ limit: 200, continuationToken: token }));
+        expect(items).toHaveLength(250);
+        expect(items.filter((c) => c.emailAccounts.length === 2)).toHaveLength(120);
+      });
+
+      it('loses no account or owner when workers record overlapping addresses concurrently', async () => {
+        const address = (i: number) => ({ email: `shared${i}@fabrikam.com`, fullName: `Person ${i}` });
+        const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => address(from + k));
+        // Three workers: 0–59, 20–79 and 40–99 (each address seen by one, two or three of them).
+        const results = await Promise.all(
+          [0, 1, 2].map((w) =>
+            repos.contacts.recordSightings(
+              range(w * 20, w * 20 + 60),
+              sightingOf(`Acct ${w}`, `user${w}@contoso.com`, `2026-02-0${w + 1}T00:00:00Z`),
+            ),
+          ),
+        );
+        const total = results.reduce(
+          (sum, r) => ({
+            created: sum.created + r.created,
+            updated: sum.updated + r.updated,
+            unchanged: sum.unchanged + r.unchanged,
+          }),
+          { created: 0, updated: 0, unchanged: 0 },
+        );
+        // Every address is created once; every other sighting adds an account, so it is an update.
+        expect(total).toEqual({ created: 100, updated: 80, unchanged: 0 });
+        for (const r of results) expect(r.created + r.updated + r.unchanged).toBe(60);
+
+        const { items } = await allPages((token) => repos.contacts.list({ limit: 200, continuationToken: token }));
+        expect(items).toHaveLength(100);
+        for (const contact of items) {
+          const i = Number(/^shared(\d+)@/.exec(contact.emailId)?.[1]);
+          const workers = [0, 1, 2].filter((w) => i >= w * 20 && i < w * 20 + 60);
+          expect([...contact.emailAccounts].sort()).toEqual(workers.map((w) => `Acct ${w}`));
+          expect([...contact.owners].sort()).toEqual(workers.map((w) => `user${w}@contoso.com`));
+          expect(contact.firstSeenAt).toBe(`2026-02-0${workers[0]! + 1}T00:00:00.000Z`);
+          expect(contact.lastSeenAt).toBe(`2026-02-0${workers[workers.length - 1]! + 1}T00:00:00.000Z`);
+          expect(contact.fullName).toBe(`Person ${i}`);
+        }
+      });
     });
 
     it('lists by address order, filtered by owner or address, page by page', async () => {
