@@ -169,6 +169,13 @@ export class CoreRouter implements SimRouter {
       req.socket.destroy();
       return;
     }
+    // A request stops counting against the mailbox's concurrency once the server has produced its response (a
+    // buffered body: now; a streamed one: when the stream ends), as on Exchange — not when the socket reports
+    // 'close', which can come after the client has read the body and sent its next request (a phantom fifth
+    // request and a spurious 429 for a client that keeps exactly four in flight).
+    const produced = outcome.response.body;
+    if (produced instanceof Readable) produced.once('end', () => release());
+    else release();
     this.write(res, outcome);
   }
 

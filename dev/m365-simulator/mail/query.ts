@@ -254,7 +254,7 @@ export function expandAttachmentsOf(query: URLSearchParams): { select?: string[]
 }
 
 /**
- * `$expand=singleValueExtendedProperties($filter=id eq 'String 0x1042' or id eq 'String 0x1039')` → the
+ * `$expand=singleValueExtendedProperties($filter=id eq 'String 0x1042' or id eq 'Integer 0x0E08')` → the
  * requested property ids, as sent (other expansions are ignored; an unsupported filter is a 400 like Graph's).
  */
 export function expandExtendedPropertiesOf(query: URLSearchParams): string[] | undefined {

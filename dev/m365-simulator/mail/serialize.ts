@@ -14,7 +14,7 @@ import type {
   Recipient,
   ReferenceAttachment,
 } from '@microsoft/microsoft-graph-types';
-import { attachedMessageContent, attachmentChunks, contentLength, reportedSize } from './attachments';
+import { attachedMessageContent, attachmentChunks, contentLength, messageStoreSize, reportedSize } from './attachments';
 import { bodyPreview, type AttachmentSpec, type MessageBody, type MessageContent, type Person } from './generator';
 import { attachmentId, folderId as encodeFolderId } from './ids';
 import { StreamedBase64 } from './json-stream';
@@ -49,24 +49,38 @@ export interface MessageViewOptions {
 
 /**
  * Single-value extended properties the simulator knows: PidTagInReplyToId (`String 0x1042`),
- * PidTagInternetReferences (`String 0x1039`), PidTagInternetMessageId (`String 0x1035`). Graph echoes the id
- * in its own spelling (lower-case hex, no leading zeros) and omits properties the item does not have.
+ * PidTagInternetReferences (`String 0x1039`), PidTagInternetMessageId (`String 0x1035`) and PidTagMessageSize
+ * (`Integer 0x0E08`, see `messageStoreSize`). Graph echoes the id in its own spelling (type as requested in
+ * Graph's casing, lower-case hex without leading zeros: `Integer 0xe08`), gives every value as a string (the
+ * size in decimal) and omits properties the item does not have. Other ids, and a known tag asked for with
+ * another type, are ignored.
  */
-function extendedPropertyValues(c: MessageContent, ids: readonly string[]): Array<{ id: string; value: string }> {
+function extendedPropertyValues(
+  mailbox: MailboxStore,
+  c: MessageContent,
+  body: () => MessageBody,
+  ids: readonly string[],
+): Array<{ id: string; value: string }> {
   const out: Array<{ id: string; value: string }> = [];
   for (const requested of ids) {
-    const hex = /^\s*string\s+0x([0-9a-f]{1,8})\s*$/i.exec(requested)?.[1];
-    if (!hex) continue;
-    const tag = parseInt(hex, 16);
-    const value =
-      tag === 0x1042
-        ? c.inReplyTo
-        : tag === 0x1039
-          ? c.references.join(' ')
-          : tag === 0x1035
-            ? c.internetMessageId
-            : null;
-    if (value) out.push({ id: `String 0x${tag.toString(16)}`, value });
+    const match = /^\s*(string|integer)\s+0x([0-9a-f]{1,8})\s*$/i.exec(requested);
+    if (!match?.[1] || !match[2]) continue;
+    const type = match[1].toLowerCase();
+    const tag = parseInt(match[2], 16);
+    let value: string | null = null;
+    if (type === 'string') {
+      value =
+        tag === 0x1042
+          ? c.inReplyTo
+          : tag === 0x1039
+            ? c.references.join(' ')
+            : tag === 0x1035
+              ? c.internetMessageId
+              : null;
+    } else if (tag === 0x0e08) {
+      value = String(messageStoreSize(mailbox, c, body()));
+    }
+    if (value) out.push({ id: `${type === 'string' ? 'String' : 'Integer'} 0x${tag.toString(16)}`, value });
   }
   return out;
 }
@@ -243,7 +257,7 @@ export function messageJson(mailbox: MailboxStore, slot: number, options: Messag
     );
   }
   if (options.extendedProperties) {
-    const properties = extendedPropertyValues(c(), options.extendedProperties);
+    const properties = extendedPropertyValues(mailbox, c(), b, options.extendedProperties);
     if (properties.length > 0) out.singleValueExtendedProperties = properties;
   }
   return out;

@@ -7,7 +7,10 @@
  * `$expand` single-value extended properties. The first delta request of a round expands PidTagInReplyToId
  * (`String 0x1042`) and PidTagInternetReferences (`String 0x1039`); Graph encodes the option into the
  * nextLink / deltaLink, so every later page carries them too. They come back as `internetMessageHeaders`
- * entries `In-Reply-To` / `References`, which the domain's message mapping already reads.
+ * entries `In-Reply-To` / `References`, which the domain's message mapping already reads. The same expansion
+ * asks for PidTagMessageSize (`Integer 0x0E08`, the whole message's size in the store), which becomes
+ * `messageSizeBytes`: the sync lists the attachments of small messages with their bytes in one request
+ * (`listAttachments(..., { withContent: true })`) instead of one download per attachment.
  *
  *   const source = createGraphMailSource({ principal, tokens: tokenProvider, allowedDevHosts });
  *   await source.resolveFolders('info@contoso.com', ['Inbox', 'Inbox/Orders']);
@@ -26,6 +29,7 @@ import {
   type DeltaPage,
   type DeltaPageRequest,
   type GraphMessageLike,
+  type ListAttachmentsOptions,
   type MailFolderInfo,
   type MailSource,
   type RemovedEntry,
@@ -43,8 +47,16 @@ export type { MailFolderInfo };
 /** MAPI property tags of the threading headers, as Graph names single-value extended properties. */
 export const IN_REPLY_TO_PROPERTY = 'String 0x1042';
 export const REFERENCES_PROPERTY = 'String 0x1039';
-/** The `$expand` of the first delta request (and of a single-message GET, if ever needed). */
-export const THREADING_EXPAND = `singleValueExtendedProperties($filter=id eq '${IN_REPLY_TO_PROPERTY}' or id eq '${REFERENCES_PROPERTY}')`;
+/**
+ * PidTagMessageSize: `Integer` is Graph's (EWS's) name for a 32-bit MAPI integer (PT_LONG). Graph echoes the id
+ * as `Integer 0xe08` and, like every extended property value, gives the number as a decimal string.
+ */
+export const MESSAGE_SIZE_PROPERTY = 'Integer 0x0E08';
+/**
+ * The `$expand` of the first delta request (and of a single-message GET, if ever needed): the threading
+ * headers and the message size, at no extra request.
+ */
+export const EXTENDED_PROPERTIES_EXPAND = `singleValueExtendedProperties($filter=id eq '${IN_REPLY_TO_PROPERTY}' or id eq '${REFERENCES_PROPERTY}' or id eq '${MESSAGE_SIZE_PROPERTY}')`;
 
 /**
  * Attachment metadata without bytes (`@odata.type` always comes along and gives the kind). `contentId` (the
@@ -132,18 +144,51 @@ function collection<T>(body: CollectionJson<T>, what: string): T[] {
   return body.value;
 }
 
-/** `String 0x1042` (or Graph's echo of it, e.g. `String 0x1042` / `string 0x01042`) → the numeric tag. */
-function propertyTag(id: unknown): number | undefined {
-  const match = typeof id === 'string' ? /^\s*string\s+0x([0-9a-f]{1,8})\s*$/i.exec(id) : null;
-  return match?.[1] ? parseInt(match[1], 16) : undefined;
+type PropertyType = 'string' | 'integer';
+
+/**
+ * A proptag-form id (`String 0x1042`, `Integer 0x0E08`, or Graph's echo of them: `Integer 0xe08`,
+ * `string 0x01042`) → its type and numeric tag. Named properties (with a GUID) and other types → undefined.
+ * `Long` (64-bit) counts as `integer`: PidTagMessageSizeExtended has the same tag and the same meaning.
+ */
+function propertyTag(id: unknown): { type: PropertyType; tag: number } | undefined {
+  const match = typeof id === 'string' ? /^\s*(string|integer|long)\s+0x([0-9a-f]{1,8})\s*$/i.exec(id) : null;
+  if (!match?.[1] || !match[2]) return undefined;
+  return { type: match[1].toLowerCase() === 'string' ? 'string' : 'integer', tag: parseInt(match[2], 16) };
 }
 
 const IN_REPLY_TO_TAG = 0x1042;
 const REFERENCES_TAG = 0x1039;
+const MESSAGE_SIZE_TAG = 0x0e08;
+
+/** A non-negative integer from an extended property value (Graph sends a decimal string); else undefined. */
+function byteCount(value: unknown): number | undefined {
+  const count =
+    typeof value === 'string' && /^\s*\d{1,16}\s*$/.test(value)
+      ? Number(value)
+      : typeof value === 'number'
+        ? value
+        : undefined;
+  return count !== undefined && Number.isSafeInteger(count) && count >= 0 ? count : undefined;
+}
+
+/**
+ * `contentBytes` (padded standard base64) → the raw bytes, or undefined when absent or not valid base64 (the
+ * caller then downloads the file). Node's decoder silently skips characters outside the alphabet, so validity
+ * is checked by length instead of a regular expression over a multi-MB string: a valid encoding of n bytes is
+ * exactly 4·⌈n/3⌉ characters, so any skipped character makes the decoded length disagree.
+ */
+function decodeContentBytes(value: unknown): Buffer | undefined {
+  if (typeof value !== 'string' || value.length % 4 !== 0) return undefined;
+  const padding = value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;
+  const bytes = Buffer.from(value, 'base64');
+  return bytes.length === (value.length / 4) * 3 - padding ? bytes : undefined;
+}
 
 /**
  * A delta item → `GraphMessageLike`: Graph's fields as they are, minus OData annotations and the raw extended
- * properties, which become `internetMessageHeaders` entries (`In-Reply-To`, `References`; whitespace folded).
+ * properties, which become `internetMessageHeaders` entries (`In-Reply-To`, `References`; whitespace folded)
+ * and `messageSizeBytes` (PidTagMessageSize; left out when absent or unreadable).
  */
 export function toGraphMessage(raw: Record<string, unknown>): GraphMessageLike {
   const message: Record<string, unknown> = {};
@@ -155,11 +200,17 @@ export function toGraphMessage(raw: Record<string, unknown>): GraphMessageLike {
   const properties = raw['singleValueExtendedProperties'];
   if (Array.isArray(properties)) {
     for (const property of properties as ExtendedPropertyJson[]) {
-      const tag = propertyTag(property?.id);
+      const id = propertyTag(property?.id);
+      if (!id) continue;
+      if (id.type === 'integer') {
+        const size = id.tag === MESSAGE_SIZE_TAG ? byteCount(property?.value) : undefined;
+        if (size !== undefined && message['messageSizeBytes'] === undefined) message['messageSizeBytes'] = size;
+        continue;
+      }
       const value = asString(property?.value)?.replace(/\s+/g, ' ').trim();
       if (!value) continue;
-      if (tag === IN_REPLY_TO_TAG) headers.push({ name: 'In-Reply-To', value });
-      else if (tag === REFERENCES_TAG) headers.push({ name: 'References', value });
+      if (id.tag === IN_REPLY_TO_TAG) headers.push({ name: 'In-Reply-To', value });
+      else if (id.tag === REFERENCES_TAG) headers.push({ name: 'References', value });
     }
   }
   if (headers.length > 0) {
@@ -365,7 +416,7 @@ export class GraphMailSource implements MailSource {
     } else {
       const params: Array<readonly [string, string]> = [
         ['$select', request.select.join(',')],
-        ['$expand', THREADING_EXPAND],
+        ['$expand', EXTENDED_PROPERTIES_EXPAND],
       ];
       if (request.syncFrom) params.push(['$filter', `receivedDateTime ge ${isoSeconds(request.syncFrom)}`]);
       url = this.http.url(
@@ -396,10 +447,21 @@ export class GraphMailSource implements MailSource {
 
   // ---- attachments
 
-  async listAttachments(mailbox: string, messageId: string): Promise<AttachmentInfo[]> {
+  /**
+   * The message's attachments (follows nextLinks). Without `withContent`: metadata only (`$select`). With it:
+   * no `$select`, so Graph adds `contentBytes` to file attachments, decoded into `content` (left out when
+   * absent or not valid base64: the caller then downloads that attachment). The whole response is in memory.
+   */
+  async listAttachments(
+    mailbox: string,
+    messageId: string,
+    options: ListAttachmentsOptions = {},
+  ): Promise<AttachmentInfo[]> {
     const out: AttachmentInfo[] = [];
+    const withContent = options.withContent === true;
+    const query = withContent ? '' : queryString([['$select', ATTACHMENT_SELECT.join(',')]]);
     let link: string | undefined = this.http.url(
-      `/users/${segment(mailbox)}/messages/${segment(messageId)}/attachments${queryString([['$select', ATTACHMENT_SELECT.join(',')]])}`,
+      `/users/${segment(mailbox)}/messages/${segment(messageId)}/attachments${query}`,
     );
     while (link !== undefined) {
       const page: CollectionJson<Record<string, unknown>> =
@@ -419,6 +481,10 @@ export class GraphMailSource implements MailSource {
         if (contentId) info.contentId = contentId;
         const url = asString(raw['sourceUrl']);
         if (url) info.url = url;
+        if (withContent && info.kind === 'file') {
+          const content = decodeContentBytes(raw['contentBytes']);
+          if (content) info.content = content;
+        }
         out.push(info);
       }
       link = asString(page['@odata.nextLink']);

@@ -52,6 +52,12 @@ export interface GraphMessageLike {
   parentFolderId?: string | null;
   /** Only when Graph returns them (single-message GET with `$select=internetMessageHeaders`). */
   internetMessageHeaders?: Array<{ name?: string | null; value?: string | null }> | null;
+  /**
+   * PidTagMessageSize (`Integer 0x0E08`, the size of the whole message in the store, attachments included), read
+   * through the delta's extended-property expansion at no extra request. Absent when Graph does not return it.
+   * The sync uses it to fetch the attachments of small messages with their bytes in one request.
+   */
+  messageSizeBytes?: number;
 }
 
 /**
@@ -151,6 +157,20 @@ export interface AttachmentInfo {
   contentId?: string;
   /** Reference attachments: the link, when Graph gives one. */
   url?: string;
+  /**
+   * File attachments listed with `withContent` (Graph's `contentBytes`, decoded): the raw bytes. Absent for item
+   * and reference attachments, and for file attachments listed without content.
+   */
+  content?: Buffer;
+}
+
+export interface ListAttachmentsOptions {
+  /**
+   * List the file attachments with their bytes (`GET /messages/{id}/attachments` without `$select`, so Graph
+   * includes `contentBytes`): one request instead of one per attachment. Only for messages known to be small
+   * (see `GraphMessageLike.messageSizeBytes`): the whole response is held in memory.
+   */
+  withContent?: boolean;
 }
 
 export interface MailSource {
@@ -163,8 +183,11 @@ export interface MailSource {
   resolveFolders(mailbox: string, names: readonly string[]): Promise<ResolvedFolder[]>;
   /** One delta request (one page). */
   deltaPage(request: DeltaPageRequest): Promise<DeltaPage>;
-  /** `GET /messages/{id}/attachments?$select=id,name,contentType,size,isInline` (no bytes). */
-  listAttachments(mailbox: string, messageId: string): Promise<AttachmentInfo[]>;
+  /**
+   * `GET /messages/{id}/attachments?$select=id,name,contentType,size,isInline` (no bytes); with
+   * `withContent`, without `$select`, so file attachments carry their bytes (`AttachmentInfo.content`).
+   */
+  listAttachments(mailbox: string, messageId: string, options?: ListAttachmentsOptions): Promise<AttachmentInfo[]>;
   /** A file attachment's raw bytes: `GET /messages/{id}/attachments/{aid}/$value`, streamed. */
   downloadAttachment(mailbox: string, messageId: string, attachmentId: string): Promise<ByteStream>;
   /** An item attachment as MIME (`.../attachments/{aid}/$value`), streamed. */

@@ -262,6 +262,60 @@ describe('M365 simulator mail through the Graph client', () => {
     expect(quiet.pages.flatMap((p) => p.value)).toEqual([]);
   });
 
+  it('expands threading headers and the message size (PidTagMessageSize) on every delta page, like Graph', async () => {
+    const expand =
+      "singleValueExtendedProperties($filter=id eq 'String 0x1042' or id eq 'String 0x1039' or " +
+      "id eq 'Integer 0x0E08' or id eq 'String 0x0E1D' or id eq 'Integer 0x1042' or id eq 'String 0x0E08')";
+    const { pages } = await walkDelta(
+      `/users/${alice}/mailFolders/inbox/messages/delta?$select=subject,body,hasAttachments&$expand=${encodeURIComponent(expand)}`,
+    );
+    expect(pages.length).toBeGreaterThan(1);
+    const items = pages.flatMap((p) => p.value).filter((m) => !m['@removed']);
+    expect(items.length).toBeGreaterThan(30);
+    let replies = 0;
+    let withAttachments = 0;
+    for (const item of items) {
+      const properties = item.singleValueExtendedProperties as Array<{ id: string; value: string }>;
+      // Graph's own spelling of the ids; unknown ids and known tags under another type are left out.
+      for (const p of properties) expect(['String 0x1042', 'String 0x1039', 'Integer 0xe08']).toContain(p.id);
+      const size = properties.find((p) => p.id === 'Integer 0xe08')?.value;
+      expect(size).toMatch(/^[1-9]\d*$/); // a string of the decimal number, like every extended property value
+      if (properties.some((p) => p.id === 'String 0x1042')) replies++;
+
+      const attachments = (
+        (await client.api(`/users/${alice}/messages/${item.id}/attachments`).select('size').get()) as {
+          value: Array<{ size: number }>;
+        }
+      ).value;
+      if (attachments.length > 0) withAttachments++;
+      const content = Buffer.byteLength(item.body.content as string) + attachments.reduce((n, a) => n + a.size, 0);
+      // The whole message in the store: at least the body and every attachment, plus some header overhead.
+      expect(Number(size)).toBeGreaterThan(content);
+      expect(Number(size)).toBeLessThan(content + 64 * 1024);
+    }
+    expect(replies).toBeGreaterThan(0);
+    expect(withAttachments).toBeGreaterThan(0);
+
+    // The same figure on a single-message GET and on a list.
+    const sample = items[0]!;
+    const sizeOf = (m: any): string | undefined =>
+      (m.singleValueExtendedProperties as Array<{ id: string; value: string }> | undefined)?.find(
+        (p) => p.id === 'Integer 0xe08',
+      )?.value;
+    const single = await client.api(`/users/${alice}/messages/${sample.id}`).expand(expand).select('id').get();
+    expect(sizeOf(single)).toBe(sizeOf(sample));
+    const list = (await client
+      .api(`/users/${alice}/mailFolders/inbox/messages`)
+      .expand("singleValueExtendedProperties($filter=id eq 'Integer 0xe08')")
+      .select('id')
+      .top(100)
+      .get()) as { value: any[] };
+    expect(sizeOf(list.value.find((m) => m.id === sample.id))).toBe(sizeOf(sample));
+    // Without the expansion, no extended properties at all.
+    const plain = await client.api(`/users/${alice}/messages/${sample.id}`).select('id').get();
+    expect(plain).not.toHaveProperty('singleValueExtendedProperties');
+  });
+
   it('keeps a moved message id only under Prefer: IdType="ImmutableId"', async () => {
     const immutable = 'IdType="ImmutableId"';
     const list = (await client
@@ -392,6 +446,35 @@ describe('M365 simulator mail through the Graph client', () => {
 
     const refError = await graphError(client.api(`${base}/${reference.id}/$value`).get());
     expect(refError.statusCode).toBe(405);
+
+    // Listed without $select, file attachments carry their bytes (base64 contentBytes, equal to $value);
+    // reference attachments have none. One request for every attachment's content.
+    const withBytes = (await client.api(base).get()) as { value: any[] };
+    expect(withBytes.value.map((a) => a.id)).toEqual(meta.value.map((a) => a.id));
+    const [smallFull, bigFull, inlineFull, referenceFull] = withBytes.value;
+    expect(Buffer.from(smallFull.contentBytes as string, 'base64')).toEqual(hello);
+    expect(Buffer.from(bigFull.contentBytes as string, 'base64').equals(bigRaw)).toBe(true);
+    const inlineRaw = Buffer.from(
+      (await client.api(`${base}/${inline.id}/$value`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer,
+    );
+    expect(Buffer.from(inlineFull.contentBytes as string, 'base64')).toEqual(inlineRaw);
+    expect(inlineFull).toMatchObject({ isInline: true, contentId: 'logo@sim' });
+    expect(referenceFull['@odata.type']).toBe('#microsoft.graph.referenceAttachment');
+    expect(referenceFull).not.toHaveProperty('contentBytes');
+
+    // The message's store size (PidTagMessageSize) covers the body and every attachment's reported size.
+    const sized = await client
+      .api(`/users/${alice}/messages/${id}`)
+      .select('body')
+      .expand("singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')")
+      .get();
+    expect(sized.singleValueExtendedProperties).toEqual([
+      { id: 'Integer 0xe08', value: expect.stringMatching(/^\d+$/) },
+    ]);
+    const attachmentSizes = meta.value.reduce((n: number, a) => n + (a.size as number), 0);
+    expect(Number(sized.singleValueExtendedProperties[0].value)).toBeGreaterThan(
+      attachmentSizes + Buffer.byteLength(sized.body.content as string),
+    );
 
     const mime = Buffer.from(
       (await client

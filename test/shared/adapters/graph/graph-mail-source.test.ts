@@ -7,9 +7,9 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import fs from 'node:fs';
 import {
+  GraphMailSource,
   LINK_NOT_ALLOWED,
   createGraphMailSource,
-  type GraphMailSource,
   type MailFolderInfo,
 } from '../../../../shared/adapters/graph';
 import type { AccessToken, GetTokenOptions, TokenProvider } from '../../../../shared/domain/identity/ports';
@@ -163,8 +163,14 @@ describe('GraphMailSource: delta', () => {
     const first = new URL(sent[0]!.url);
     expect(first.searchParams.get('$select')).toBe(MESSAGE_SELECT.join(','));
     expect(first.searchParams.get('$expand')).toBe(
-      "singleValueExtendedProperties($filter=id eq 'String 0x1042' or id eq 'String 0x1039')",
+      "singleValueExtendedProperties($filter=id eq 'String 0x1042' or id eq 'String 0x1039' or id eq 'Integer 0x0E08')",
     );
+    // The message size comes with every message of every page (Graph carries the $expand in its links).
+    for (const message of pages.flatMap((p) => p.messages)) {
+      expect(Number.isSafeInteger(message.messageSizeBytes)).toBe(true);
+      expect(message.messageSizeBytes).toBeGreaterThan(Buffer.byteLength(message.body?.content ?? ''));
+      expect(message).not.toHaveProperty('singleValueExtendedProperties');
+    }
     // Every later request is exactly the previous page's nextLink.
     expect(sent.slice(1).map((r) => r.url)).toEqual(pages.slice(0, -1).map((p) => p.nextLink));
 
@@ -357,6 +363,154 @@ describe('GraphMailSource: attachments', () => {
     }
     expect(stream.destroyed).toBe(true);
     await expect(kit.source.listAttachments(kit.mailbox, messageId)).resolves.toHaveLength(5);
+  });
+});
+
+describe('GraphMailSource: small messages, attachments with their bytes', () => {
+  const text = Buffer.from('Grüße, attachment ✓\n', 'utf8');
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
+  let folderId: string;
+  let messageId: string;
+
+  beforeAll(async () => {
+    const created = await kit.control<{ immutableIds: string[] }>('POST', `/_sim/mailboxes/${kit.mailbox}/messages`, {
+      folder: 'Inbox/Small',
+      message: {
+        subject: 'Small files',
+        body: { contentType: 'html', content: '<p>Two files, a picture, a mail and a link</p>' },
+        attachments: [
+          {
+            '@odata.type': '#microsoft.graph.fileAttachment',
+            name: 'greeting.txt',
+            contentType: 'text/plain',
+            contentBytes: text.toString('base64'),
+          },
+          { '@odata.type': '#microsoft.graph.fileAttachment', name: 'data.bin', size: 200 * 1024 },
+          {
+            '@odata.type': '#microsoft.graph.fileAttachment',
+            name: 'logo.png',
+            contentType: 'image/png',
+            contentBytes: png.toString('base64'),
+            isInline: true,
+            contentId: 'logo@example',
+          },
+          { '@odata.type': '#microsoft.graph.itemAttachment', name: 'Forwarded', item: { subject: 'Inner mail' } },
+          { '@odata.type': '#microsoft.graph.referenceAttachment', name: 'Shared link' },
+        ],
+      },
+    });
+    messageId = created.immutableIds[0]!;
+    folderId = (await kit.source.resolveFolders(kit.mailbox, ['Inbox/Small']))[0]!.id;
+  });
+
+  async function bytesOf(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+    return Buffer.concat(chunks);
+  }
+
+  it('reads the message size from the delta page: the body and every attachment, no extra request', async () => {
+    await kit.resetCounters();
+    const messages = (await walk(kit.source, folderId, 10)).flatMap((p) => p.messages);
+    expect(messages.map((m) => m.id)).toEqual([messageId]);
+    const infos = await kit.source.listAttachments(kit.mailbox, messageId);
+    const attachmentBytes = infos.reduce((n, info) => n + info.size, 0);
+    expect(attachmentBytes).toBeGreaterThan(200 * 1024);
+    expect(messages[0]!.messageSizeBytes).toBeGreaterThan(attachmentBytes);
+    expect(await kit.requestsTo('/messages/delta')).toBe(1);
+    expect((await kit.counters()).totalGraphRequests).toBe(2); // the delta page and the listing above
+  });
+
+  it('with withContent, lists file attachments with exactly their $value bytes in one request, without $select', async () => {
+    const recorder = recordGraphRequests();
+    let plain;
+    let full;
+    try {
+      plain = await kit.source.listAttachments(kit.mailbox, messageId);
+      full = await kit.source.listAttachments(kit.mailbox, messageId, { withContent: true });
+    } finally {
+      recorder.restore();
+    }
+    expect(recorder.requests).toHaveLength(2);
+    const [plainUrl, fullUrl] = recorder.requests.map((r) => new URL(r.url));
+    expect(plainUrl!.searchParams.get('$select')).toBe(
+      'id,name,contentType,size,isInline,microsoft.graph.fileAttachment/contentId',
+    );
+    expect(fullUrl!.pathname).toBe(plainUrl!.pathname);
+    expect(fullUrl!.search).toBe('');
+    expect(recorder.requests[1]!.prefer).toBe('IdType="ImmutableId"');
+
+    // Same metadata either way; bytes only with withContent, only on file attachments.
+    expect(full.map(({ content: _content, ...info }) => info)).toEqual(plain);
+    for (const info of plain) expect(info).not.toHaveProperty('content');
+    expect(full.map((i) => [i.name, i.kind, i.content !== undefined])).toEqual([
+      ['greeting.txt', 'file', true],
+      ['data.bin', 'file', true],
+      ['logo.png', 'file', true],
+      ['Forwarded', 'item', false],
+      ['Shared link', 'reference', false],
+    ]);
+    expect(full[0]!.content).toEqual(text);
+    expect(full[2]!.content).toEqual(png);
+    expect(full[2]).toMatchObject({ isInline: true, contentId: 'logo@example' });
+    for (const info of full.filter((i) => i.kind === 'file')) {
+      const downloaded = await bytesOf(await kit.source.downloadAttachment(kit.mailbox, messageId, info.id));
+      expect(info.content!.equals(downloaded)).toBe(true);
+    }
+    expect(full[1]!.content!.length).toBe(200 * 1024);
+  });
+
+  it('leaves content out for absent or invalid contentBytes and follows nextLinks (a Graph-like server)', async () => {
+    const stack = testStack();
+    const seen: string[] = [];
+    let origin = '';
+    const file = (id: string, contentBytes?: unknown) => ({
+      '@odata.type': '#microsoft.graph.fileAttachment',
+      id,
+      name: `${id}.bin`,
+      contentType: 'application/octet-stream',
+      size: 10,
+      isInline: false,
+      ...(contentBytes === undefined ? {} : { contentBytes }),
+    });
+    const server: Server = createServer(
+      { cert: fs.readFileSync(stack.tlsCertPath), key: fs.readFileSync(stack.tlsKeyPath) },
+      (req, res) => {
+        seen.push(req.url ?? '');
+        const second = (req.url ?? '').includes('page=2');
+        const body = second
+          ? { value: [file('d', 'AAE='), file('e', 'AAE'), file('f', 12)] }
+          : {
+              value: [file('a', Buffer.from('ok').toString('base64')), file('b'), file('c', 'not*base64!')],
+              '@odata.nextLink': `${origin}/v1.0/users/u@example.com/messages/m1/attachments?page=2`,
+            };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const source = new GraphMailSource({
+        graphApiEndpoint: `${origin}/v1.0`,
+        tokens: new CountingTokenSource(() => Promise.resolve('token')),
+      });
+      const infos = await source.listAttachments('u@example.com', 'm1', { withContent: true });
+      expect(infos.map((i) => [i.id, i.content?.toString('hex')])).toEqual([
+        ['a', Buffer.from('ok').toString('hex')],
+        ['b', undefined],
+        ['c', undefined],
+        ['d', '0001'],
+        ['e', undefined],
+        ['f', undefined],
+      ]);
+      for (const info of infos.filter((i) => i.content === undefined)) expect(info).not.toHaveProperty('content');
+      expect(seen).toEqual([
+        '/v1.0/users/u@example.com/messages/m1/attachments',
+        '/v1.0/users/u@example.com/messages/m1/attachments?page=2',
+      ]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * The Graph adapter's pure parts: endpoint and link rules, Prefer merging, error mapping and the delta item
- * mapping (extended properties → threading headers). The HTTP behaviour is covered against the simulator.
+ * mapping (extended properties → threading headers and the message size). The HTTP behaviour is covered against the simulator.
  */
 import {
+  EXTENDED_PROPERTIES_EXPAND,
   LINK_NOT_ALLOWED,
   assertGraphLink,
   mergePrefer,
@@ -99,6 +100,44 @@ describe('delta items', () => {
       ],
     });
     expect(toGraphMessage({ id: 'x', subject: 's' })).toEqual({ id: 'x', subject: 's' });
+  });
+
+  it('reads PidTagMessageSize (Integer 0x0E08, a decimal string) into messageSizeBytes', () => {
+    const sized = (property: { id: string; value: unknown }) =>
+      toGraphMessage({ id: 'm', singleValueExtendedProperties: [property] }).messageSizeBytes;
+    // Graph echoes the id in its own spelling; every value is a string.
+    expect(sized({ id: 'Integer 0xe08', value: '48213' })).toBe(48213);
+    expect(sized({ id: 'Integer 0x0E08', value: '0' })).toBe(0);
+    expect(sized({ id: 'integer 0x00e08', value: ' 7 ' })).toBe(7);
+    expect(sized({ id: 'Long 0xe08', value: '3000000000' })).toBe(3_000_000_000); // PidTagMessageSizeExtended
+    expect(sized({ id: 'Integer 0xe08', value: 1024 })).toBe(1024);
+    for (const unreadable of ['', 'abc', '-5', '1.5', '1e6', '99999999999999999', null, -1, 2.5, {}]) {
+      expect(sized({ id: 'Integer 0xe08', value: unreadable })).toBeUndefined();
+    }
+    // Another type or another tag is not the size, and an Integer property is never a threading header.
+    expect(sized({ id: 'String 0xe08', value: '512' })).toBeUndefined();
+    expect(sized({ id: 'Integer 0xe07', value: '512' })).toBeUndefined();
+    expect(sized({ id: 'Integer {00062008-0000-0000-C000-000000000046} Id 0x0e08', value: '512' })).toBeUndefined();
+    const crossed = toGraphMessage({
+      id: 'm',
+      singleValueExtendedProperties: [
+        { id: 'Integer 0x1042', value: '<a@x>' },
+        { id: 'String 0x1039', value: '<root@x>' },
+        { id: 'Integer 0xe08', value: 'x' },
+        { id: 'Integer 0xe08', value: '640' },
+      ],
+    });
+    expect(crossed).toEqual({
+      id: 'm',
+      messageSizeBytes: 640,
+      internetMessageHeaders: [{ name: 'References', value: '<root@x>' }],
+    });
+  });
+
+  it('asks delta for the threading headers and the size in one $expand', () => {
+    expect(EXTENDED_PROPERTIES_EXPAND).toBe(
+      "singleValueExtendedProperties($filter=id eq 'String 0x1042' or id eq 'String 0x1039' or id eq 'Integer 0x0E08')",
+    );
   });
 });
 

@@ -4,7 +4,9 @@
  *   (snapshot at round start), nextLink / deltaLink, `@removed` (reason `deleted` or `changed` for moves),
  *   repeats across pages, 410 expiry of every issued link, the 5,000 cap of filtered rounds (the omitted
  *   messages are never delivered later: the pessimistic reading of Graph's docs), injected faults (429 with
- *   Retry-After, 503, 500, mailbox errors), request counting and peak concurrency.
+ *   Retry-After, 503, 500, mailbox errors), request counting and peak concurrency. Messages carry
+ *   `messageSizeBytes` (body + attachment sizes, like PidTagMessageSize from the delta's expansion);
+ *   `listAttachments` honours `withContent` (file attachments come with their bytes, still one call).
  * - `FakeBlobStore`, `FakeQueue`, `FakeClock`.
  */
 import { mulberry32 } from '../../../../dev/m365-simulator/limits';
@@ -15,6 +17,7 @@ import type {
   DeltaPage,
   DeltaPageRequest,
   GraphMessageLike,
+  ListAttachmentsOptions,
   MailSource,
   RemovedEntry,
   ResolvedFolder,
@@ -43,6 +46,14 @@ export const rng = mulberry32;
 
 export interface FakeAttachment extends AttachmentInfo {
   bytes: Uint8Array;
+}
+
+/**
+ * The fake's PidTagMessageSize: the body's UTF-8 bytes plus every attachment's `size` (Graph's figure also has
+ * some header overhead; tests that need another value pass `messageSizeBytes` to `create`).
+ */
+export function fakeMessageSize(data: GraphMessageLike, attachments: readonly AttachmentInfo[]): number {
+  return Buffer.byteLength(data.body?.content ?? '', 'utf8') + attachments.reduce((n, a) => n + a.size, 0);
 }
 
 interface StoredMessage {
@@ -117,6 +128,7 @@ export class FakeMailbox {
       ...fields,
       id,
     };
+    if (fields.messageSizeBytes === undefined) data.messageSizeBytes = fakeMessageSize(data, attachments);
     this.seq++;
     data.changeKey = `ck-${this.seq}`;
     data.lastModifiedDateTime = this.nextModified();
@@ -135,6 +147,9 @@ export class FakeMailbox {
     const m = this.messages.get(id);
     if (!m) throw new Error(`no message ${id}`);
     Object.assign(m.data, patch);
+    if (patch.body !== undefined && patch.messageSizeBytes === undefined) {
+      m.data.messageSizeBytes = fakeMessageSize(m.data, m.attachments);
+    }
     this.touch(m);
   }
 
@@ -374,11 +389,16 @@ export class FakeMailSource implements MailSource {
     return structuredClone(pages[0]!);
   }
 
-  listAttachments(mailbox: string, messageId: string): Promise<AttachmentInfo[]> {
-    return this.enter('listAttachments', { mailbox, messageId }, () => {
+  /** Every listing is one call; with `withContent`, file attachments carry a copy of their bytes. */
+  listAttachments(mailbox: string, messageId: string, options: ListAttachmentsOptions = {}): Promise<AttachmentInfo[]> {
+    return this.enter('listAttachments', { mailbox, messageId, options }, () => {
       const m = this.mailbox.messages.get(messageId);
       if (!m) throw new MailSourceError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
-      return m.attachments.map(({ bytes: _bytes, ...info }) => ({ ...info }));
+      return m.attachments.map(({ bytes, content: _content, ...info }): AttachmentInfo => {
+        return options.withContent === true && info.kind === 'file'
+          ? { ...info, content: Buffer.from(bytes) }
+          : { ...info };
+      });
     });
   }
 
