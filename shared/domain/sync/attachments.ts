@@ -12,8 +12,11 @@ import type { Logger } from '../ports/logger';
 import { attachmentBlobName } from './ids';
 import { mapWithConcurrency } from './concurrency';
 
-/** Runs one Graph call (and whatever must happen while it holds its slot) under the governor. */
-export type GovernedCall = <T>(fn: () => Promise<T>) => Promise<T>;
+/**
+ * Runs one Graph call (and whatever must happen while it holds its slot) under the governor. `priority: 'high'`
+ * puts it at the front of the mailbox's queue.
+ */
+export type GovernedCall = <T>(fn: () => Promise<T>, options?: { priority?: 'high' | 'normal' }) => Promise<T>;
 
 export interface AttachmentSyncContext {
   source: MailSource;
@@ -60,14 +63,32 @@ function skipReasonFor(error: unknown): string | undefined {
   return undefined;
 }
 
+/** Messages up to this store size have their attachments listed with their bytes (one request). */
+export const DEFAULT_INLINE_ATTACHMENTS_MAX_BYTES = 1 * MB;
+
+export interface MessageAttachmentHints {
+  /** The message's store size (`GraphMessageLike.messageSizeBytes`), when Graph gave it. */
+  messageSizeBytes?: number | undefined;
+  /** List with bytes when `messageSizeBytes` is known and at most this (0 disables). */
+  inlineMaxBytes?: number;
+}
+
 export async function syncMessageAttachments(
   ctx: AttachmentSyncContext,
   graphMessageId: string,
   commId: string,
+  hints: MessageAttachmentHints = {},
 ): Promise<AttachmentMeta[]> {
+  // A small message (its whole store size known and small) is listed with its file attachments' bytes: one
+  // request instead of one per attachment, with the response bounded by that size. Anything else is listed
+  // without bytes and each file streamed on its own.
+  const inlineMax = hints.inlineMaxBytes ?? DEFAULT_INLINE_ATTACHMENTS_MAX_BYTES;
+  const withContent = inlineMax > 0 && hints.messageSizeBytes !== undefined && hints.messageSizeBytes <= inlineMax;
   let infos: AttachmentInfo[];
   try {
-    infos = await ctx.call(() => ctx.source.listAttachments(ctx.mailbox, graphMessageId));
+    infos = await ctx.call(() =>
+      ctx.source.listAttachments(ctx.mailbox, graphMessageId, withContent ? { withContent: true } : undefined),
+    );
   } catch (error) {
     // The message was deleted since the delta page was read: nothing to fetch (its removal comes by delta).
     if (classifyMailSourceError(error) === 'folderMissing') return [];
@@ -87,6 +108,13 @@ export async function syncMessageAttachments(
       };
     }
     const blobName = attachmentBlobName(ctx.accountId, commId, info.id, meta.fileName);
+    const blobOptions = { contentType: meta.contentType, metadata: { kind: info.kind } };
+    const content = info.kind === 'file' ? info.content : undefined;
+    if (content !== undefined) {
+      // The bytes came with the list: no Graph request, so no governor slot.
+      const stored = await ctx.blobs.putBuffer(ctx.container, blobName, content, blobOptions);
+      return { ...meta, size: stored.size, status: 'stored', blobName: stored.name };
+    }
     try {
       // Download and upload inside one governed call: the Graph request stays "in flight" while its bytes stream.
       const stored = await ctx.call(async () => {
@@ -94,10 +122,7 @@ export async function syncMessageAttachments(
           info.kind === 'item'
             ? await ctx.source.getMimeOfItemAttachment(ctx.mailbox, graphMessageId, info.id)
             : await ctx.source.downloadAttachment(ctx.mailbox, graphMessageId, info.id);
-        return ctx.blobs.putStream(ctx.container, blobName, bytes, {
-          contentType: meta.contentType,
-          metadata: { kind: info.kind },
-        });
+        return ctx.blobs.putStream(ctx.container, blobName, bytes, blobOptions);
       });
       return { ...meta, size: stored.size, status: 'stored', blobName: stored.name };
     } catch (error) {

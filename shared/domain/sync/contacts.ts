@@ -37,3 +37,30 @@ export function extractContacts(
   }
   return [...byEmail.values()];
 }
+
+/**
+ * The addresses a sync run has already recorded (per run, bounded): a correspondent seen on every page is
+ * written once per run, not once per page. An address recorded without a name passes again when a later
+ * sighting has one (to fill it in).
+ */
+export class ContactSightingCache {
+  private readonly recorded = new Map<string, boolean>();
+
+  constructor(private readonly maxEntries = 50_000) {}
+
+  /** The candidates this run has not recorded yet (or only without the name this one has). */
+  unrecorded(candidates: readonly ContactCandidate[]): ContactCandidate[] {
+    return candidates.filter((c) => {
+      const hadName = this.recorded.get(c.email);
+      return hadName === undefined || (!hadName && c.fullName !== undefined);
+    });
+  }
+
+  remember(candidates: readonly ContactCandidate[], except: ReadonlySet<string> = new Set()): void {
+    for (const c of candidates) {
+      if (except.has(c.email)) continue;
+      if (this.recorded.size >= this.maxEntries && !this.recorded.has(c.email)) this.recorded.clear();
+      this.recorded.set(c.email, this.recorded.get(c.email) === true || c.fullName !== undefined);
+    }
+  }
+}

@@ -10,8 +10,16 @@
  *
  * Time budget. Before each further page the deadline is checked; when it has passed, the function returns
  * `{ outcome: 'continue' }` (the caller enqueues a continuation message naming the folders still to do, so a
- * chain of continuations always ends). The next page is prefetched while the current one is written (one
- * request in flight ahead), so sync speed ≈ max(Graph, store) rather than the sum.
+ * chain of continuations always ends).
+ *
+ * Pipeline. Up to `pipelineDepth` pages are fetched ahead and *prepared* (priors read, writes planned,
+ * attachments and large bodies stored in Blob) while the page before them is *committed* (linking, contacts,
+ * the communications write, the checkpoint) — commits stay strictly in page order, each followed by its
+ * checkpoint. So Graph and the store work at the same time: sync speed ≈ max(Graph, store), not their sum. A
+ * page prepared ahead read its priors before the earlier commits finished; the ids those commits wrote (a
+ * message on two consecutive pages, or delivered then removed) are processed again from fresh reads when the
+ * page commits. Work prepared ahead when the run stops is discarded (the next run redoes it from the checkpoint;
+ * blob names are stable, so nothing is duplicated).
  *
  * The 5,000 cap of filtered delta. Graph returns at most 5,000 messages from a delta round that uses
  * `$filter=receivedDateTime ge X`, and does not document which ones it omits or whether the resulting deltaLink
@@ -52,8 +60,12 @@
  *   A move seen first as a removal is only "removed" until the destination folder's delta is processed
  *   (normally later in the same run). Stored mail is never deleted.
  *
- * Store writes per page: one `getMany` of the page's ids, then one `upsertMany` of only the new or changed
- * communications (≈ 1 write per new message, 0 per unchanged one).
+ * Store writes per page: one `getMany` of the page's ids, one `recordSightings` of the new correspondents (the
+ * run remembers who it has recorded), then one `upsertMany` of only the new or changed communications (≈ 1 write
+ * per new message, 0 per unchanged one).
+ *
+ * Attachments: a message whose store size (PidTagMessageSize, read with the delta page) is small has its
+ * attachments listed with their bytes in one request; others are listed without bytes and streamed one by one.
  */
 import type { AttachmentMeta, EmailAccountRecord, FolderSyncState, LinkingRule } from '../records';
 import { communicationRecord } from '../records';
@@ -73,6 +85,7 @@ import { AppError, isAppError } from '../../errors';
 import type { GovernedCall } from './attachments';
 import { syncMessageAttachments } from './attachments';
 import { mapWithConcurrency } from './concurrency';
+import type { ContactSightingCache } from './contacts';
 import { extractContacts } from './contacts';
 import { bodyBlobName, communicationId } from './ids';
 import type { RecordReference, ThreadReferenceLookup, ThreadReferences } from './linking';
@@ -119,6 +132,10 @@ export interface FolderSyncSettings {
   maxInlineBodyBytes: number;
   /** Attachment downloads of one page at once (the governor caps the mailbox anyway). */
   attachmentConcurrency: number;
+  /** Pages fetched and prepared ahead of the one being written (default `DEFAULT_PIPELINE_DEPTH`). */
+  pipelineDepth?: number;
+  /** Messages up to this size get their attachments listed with bytes (default 4 MiB; 0 disables). */
+  inlineAttachmentsMaxBytes?: number;
 }
 
 /** References assigned during this run (a reply later in the run inherits from a message earlier in it). */
@@ -157,6 +174,8 @@ export interface FolderSyncInput {
   call: GovernedCall;
   linkingRules: readonly LinkingRule[];
   threadCache: ThreadCache;
+  /** Addresses recorded as contacts during this run (shared by the run's folders). */
+  contactCache?: ContactSightingCache;
   /** Mutated as pages are written, so the caller still has the figures when syncFolder throws. */
   counters: FolderCounters;
   /** Persists the folder state (after a page's writes; `roundCompleted` when it carries a new deltaLink). */
@@ -292,85 +311,197 @@ export async function syncFolder(input: FolderSyncInput): Promise<FolderSyncResu
       ...(link ? { link } : {}),
       ...(!link && state.filterFrom ? { syncFrom: new Date(state.filterFrom) } : {}),
     };
-    const promise = call(() => source.deltaPage(request));
-    // Marked handled now: a prefetched page may be abandoned (budget, error) and must not crash the process.
-    promise.catch(() => undefined);
-    return promise;
+    // The page the sync waits for goes before queued attachment downloads.
+    return call(() => source.deltaPage(request), { priority: 'high' });
   };
   const pastDeadline = (): boolean => now().getTime() >= settings.deadline.getTime();
 
   if (pastDeadline()) return { outcome: 'continue', initial, state, counters, resyncs, capRestarts };
 
-  let pending: Promise<DeltaPage> | undefined = fetchPage(state.nextLink ?? state.deltaLink);
-  for (;;) {
-    let page: DeltaPage;
-    try {
-      page = await pending;
-    } catch (error) {
-      if (isDeltaExpired(error) && resyncs < MAX_RESYNCS_PER_RUN) {
-        resyncs++;
-        log.warn('Delta token expired; resyncing the folder from the start', {
-          code: (error as { code?: string }).code,
-        });
-        state = freshRound(state, folder, syncFrom, now(), true);
-        initial = true;
+  // Ids written by each commit, to find what a page prepared ahead read before it was written (see commitPage).
+  let commits = 0;
+  const recentWrites: Array<{ at: number; ids: ReadonlySet<string> }> = [];
+  const writtenSince = (at: number): Set<string> => {
+    const ids = new Set<string>();
+    for (const w of recentWrites) if (w.at > at) for (const id of w.ids) ids.add(id);
+    return ids;
+  };
+  const start = (link: string | undefined): PagePipeline =>
+    startPipeline({
+      depth: Math.max(1, settings.pipelineDepth ?? DEFAULT_PIPELINE_DEPTH),
+      link,
+      fetchPage,
+      pastDeadline,
+      commits: () => commits,
+      prepare: (page, readAt, marking) => preparePage(input, page, syncFrom, log, marking, readAt),
+      marking: { marker: roundMarker(state), sweeping: state.sweepAtEnd === true },
+    });
+
+  let pipeline = start(state.nextLink ?? state.deltaLink);
+  try {
+    for (;;) {
+      const entry = await pipeline.next();
+      if (entry.kind === 'deadline') return { outcome: 'continue', initial, state, counters, resyncs, capRestarts };
+      if (entry.kind === 'error') {
+        // Every page before the failed request is committed by now.
+        const error = entry.error;
+        if (isDeltaExpired(error) && resyncs < MAX_RESYNCS_PER_RUN) {
+          resyncs++;
+          log.warn('Delta token expired; resyncing the folder from the start', {
+            code: (error as { code?: string }).code,
+          });
+          state = freshRound(state, folder, syncFrom, now(), true);
+          initial = true;
+          await input.checkpoint(state, false);
+          await pipeline.stop();
+          pipeline = start(undefined);
+          continue;
+        }
+        throw error;
+      }
+
+      const { page } = entry;
+      const prepared = await entry.prepared;
+      const written = await commitPage(input, prepared, writtenSince(prepared.readAt), syncFrom, log);
+      commits++;
+      recentWrites.push({ at: commits, ids: written });
+      while (recentWrites.length > MAX_PIPELINE_DEPTH + 1) recentWrites.shift();
+      pipeline.committed();
+      state.processed += page.messages.length;
+
+      if (page.nextLink) {
+        state.nextLink = page.nextLink;
         await input.checkpoint(state, false);
-        pending = fetchPage(undefined);
+        if (pastDeadline()) return { outcome: 'continue', initial, state, counters, resyncs, capRestarts };
         continue;
       }
-      throw error;
-    }
 
-    // Prefetch the next page while this one is written.
-    pending = page.nextLink && !pastDeadline() ? fetchPage(page.nextLink) : undefined;
-    try {
-      await processPage(input, page, syncFrom, log, roundMarker(state), state.sweepAtEnd === true);
-    } catch (error) {
-      await pending?.catch(() => undefined);
-      throw error;
-    }
-    state.processed += page.messages.length;
-
-    if (page.nextLink) {
-      state.nextLink = page.nextLink;
-      await input.checkpoint(state, false);
-      if (!pending || pastDeadline()) {
-        await pending?.catch(() => undefined);
-        return { outcome: 'continue', initial, state, counters, resyncs, capRestarts };
-      }
-      continue;
-    }
-
-    // End of the round.
-    if (state.filterFrom && state.processed >= FILTERED_DELTA_CAP) {
-      capRestarts++;
-      log.warn('A filtered delta round hit the 5,000 cap; restarting the folder without $filter', {
-        processed: state.processed,
-      });
-      state = { ...freshRound(undefined, folder, syncFrom, now(), true), unfiltered: true };
-      delete state.filterFrom;
-      initial = true;
-      await input.checkpoint(state, false);
-      if (pastDeadline()) return { outcome: 'continue', initial, state, counters, resyncs, capRestarts };
-      pending = fetchPage(undefined);
-      continue;
-    }
-    const marker = roundMarker(state);
-    delete state.nextLink;
-    if (page.deltaLink) state.deltaLink = page.deltaLink;
-    else log.warn('A delta page had neither nextLink nor deltaLink; the next run starts a new round');
-    if (state.sweepAtEnd && marker && state.deltaLink) {
-      if (pastDeadline()) {
-        // Keep the flag: the next run sweeps before its incremental round.
+      // End of the round.
+      if (state.filterFrom && state.processed >= FILTERED_DELTA_CAP) {
+        capRestarts++;
+        log.warn('A filtered delta round hit the 5,000 cap; restarting the folder without $filter', {
+          processed: state.processed,
+        });
+        state = { ...freshRound(undefined, folder, syncFrom, now(), true), unfiltered: true };
+        delete state.filterFrom;
+        initial = true;
         await input.checkpoint(state, false);
-        return { outcome: 'continue', initial, state, counters, resyncs, capRestarts };
+        if (pastDeadline()) return { outcome: 'continue', initial, state, counters, resyncs, capRestarts };
+        await pipeline.stop();
+        pipeline = start(undefined);
+        continue;
       }
-      counters.removed += await sweepUnseen(input, marker, state.filterFrom);
-      delete state.sweepAtEnd;
+      const marker = roundMarker(state);
+      delete state.nextLink;
+      if (page.deltaLink) state.deltaLink = page.deltaLink;
+      else log.warn('A delta page had neither nextLink nor deltaLink; the next run starts a new round');
+      if (state.sweepAtEnd && marker && state.deltaLink) {
+        if (pastDeadline()) {
+          // Keep the flag: the next run sweeps before its incremental round.
+          await input.checkpoint(state, false);
+          return { outcome: 'continue', initial, state, counters, resyncs, capRestarts };
+        }
+        counters.removed += await sweepUnseen(input, marker, state.filterFrom);
+        delete state.sweepAtEnd;
+      }
+      await input.checkpoint(state, true);
+      return { outcome: 'complete', initial, state, counters, resyncs, capRestarts };
     }
-    await input.checkpoint(state, true);
-    return { outcome: 'complete', initial, state, counters, resyncs, capRestarts };
+  } finally {
+    // Nothing runs on after the folder is done: requests and preparations ahead are awaited (their results, and
+    // any blobs they wrote, are simply redone from the checkpoint by the next run).
+    await pipeline.stop();
   }
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// The page pipeline
+//
+// Pages are read ahead and *prepared* (priors read, writes planned, attachments and large bodies stored in Blob)
+// while earlier pages are *committed* (linking, contacts, the communications write, the checkpoint), strictly in
+// page order. So Graph (attachments) and the store work at the same time, and the checkpoint still follows each
+// page's writes. At most `depth` pages are fetched and not yet committed.
+
+/** Pages fetched ahead of the one being committed (and prepared meanwhile), by default. */
+export const DEFAULT_PIPELINE_DEPTH = 3;
+const MAX_PIPELINE_DEPTH = 8;
+
+type PipelineEntry =
+  | { kind: 'page'; page: DeltaPage; prepared: Promise<PreparedPage> }
+  | { kind: 'error'; error: unknown }
+  | { kind: 'deadline' };
+
+interface PagePipeline {
+  /** The next page (prepared in the background), the fetch error that ended the round, or the deadline. */
+  next(): Promise<PipelineEntry>;
+  /** A page was committed: its slot is free. */
+  committed(): void;
+  /** Stops fetching and waits for everything started to settle. */
+  stop(): Promise<void>;
+}
+
+function startPipeline(options: {
+  depth: number;
+  link: string | undefined;
+  fetchPage(link: string | undefined): Promise<DeltaPage>;
+  pastDeadline(): boolean;
+  commits(): number;
+  marking: RoundMarking;
+  prepare(page: DeltaPage, readAt: number, marking: RoundMarking): Promise<PreparedPage>;
+}): PagePipeline {
+  const depth = Math.min(options.depth, MAX_PIPELINE_DEPTH);
+  const entries: PipelineEntry[] = [];
+  const started: Promise<unknown>[] = [];
+  let entryWaiter: (() => void) | undefined;
+  let slotWaiter: (() => void) | undefined;
+  let free = depth;
+  let stopped = false;
+  const push = (entry: PipelineEntry): void => {
+    entries.push(entry);
+    entryWaiter?.();
+    entryWaiter = undefined;
+  };
+  const producer = (async () => {
+    let link = options.link;
+    for (let first = true; ; first = false) {
+      while (free === 0 && !stopped) await new Promise<void>((resolve) => (slotWaiter = resolve));
+      if (stopped) return;
+      if (!first && options.pastDeadline()) return push({ kind: 'deadline' });
+      free--;
+      let page: DeltaPage;
+      try {
+        page = await options.fetchPage(link);
+      } catch (error) {
+        return push({ kind: 'error', error });
+      }
+      if (stopped) return;
+      const prepared = options.prepare(page, options.commits(), options.marking);
+      // Handled here too: a page prepared ahead may be abandoned (budget, error) and must not crash the process.
+      prepared.catch(() => undefined);
+      started.push(prepared);
+      push({ kind: 'page', page, prepared });
+      if (!page.nextLink) return;
+      link = page.nextLink;
+    }
+  })();
+  return {
+    async next() {
+      while (entries.length === 0) await new Promise<void>((resolve) => (entryWaiter = resolve));
+      return entries.shift() as PipelineEntry;
+    },
+    committed() {
+      free++;
+      slotWaiter?.();
+      slotWaiter = undefined;
+    },
+    async stop() {
+      stopped = true;
+      slotWaiter?.();
+      slotWaiter = undefined;
+      await producer;
+      await Promise.allSettled(started);
+    },
+  };
 }
 
 // -----------------------------------------------------------------------------------------------------------
@@ -382,58 +513,144 @@ interface RoundMarking {
   sweeping: boolean;
 }
 
-async function processPage(
+interface Built {
+  message: GraphMessageLike;
+  mapped: MappedCommunication;
+  prior?: CommunicationRecord;
+}
+
+/** A page's writes, planned against the priors read, with attachments and large bodies already in Blob. */
+interface PlannedWork {
+  /** Unchanged messages touched with the resync marker. */
+  touches: WritePlan[];
+  /** New or changed messages (linking is applied when committed). */
+  built: Built[];
+  removals: WritePlan[];
+  /** Ids of messages not written (unchanged, stale, older than `syncFromDate`, unmappable). */
+  skippedIds: string[];
+}
+
+interface PreparedPage {
+  page: DeltaPage;
+  /** Commits completed when its priors were read: a later commit may have written some of `ids`. */
+  readAt: number;
+  /** The communication ids the page concerns. */
+  ids: Set<string>;
+  messages: GraphMessageLike[];
+  removed: string[];
+  marking: RoundMarking;
+  work: PlannedWork;
+}
+
+const noWork = (): PlannedWork => ({ touches: [], built: [], removals: [], skippedIds: [] });
+
+/** The page's messages (last delivery wins; delivered and removed in one page counts as removed) and removals. */
+function pageEntries(page: DeltaPage): { messages: GraphMessageLike[]; removed: string[] } {
+  const removedIds = new Set(page.removed.map((r) => r.id));
+  const delivered = new Map<string, GraphMessageLike>();
+  for (const m of page.messages) if (!removedIds.has(m.id)) delivered.set(m.id, m);
+  return { messages: [...delivered.values()], removed: [...removedIds] };
+}
+
+async function preparePage(
   input: FolderSyncInput,
   page: DeltaPage,
   syncFrom: Date | undefined,
   log: Logger,
-  marker: string | undefined,
-  sweeping: boolean,
-) {
-  const marking: RoundMarking = { marker, sweeping };
-  const { deps, account, counters } = input;
-  counters.fetched += page.messages.length;
-  const removedIds = new Set(page.removed.map((r) => r.id));
-  // The same message can appear more than once (also across pages): the last delivery wins. A message that is
-  // both delivered and removed in one page counts as removed.
-  const delivered = new Map<string, GraphMessageLike>();
-  for (const m of page.messages) if (!removedIds.has(m.id)) delivered.set(m.id, m);
-  const messages = [...delivered.values()];
-  counters.skipped += page.messages.length - messages.length;
-  const removed = [...removedIds];
-  if (messages.length === 0 && removed.length === 0) return;
-
+  marking: RoundMarking,
+  readAt: number,
+): Promise<PreparedPage> {
+  const { deps, account } = input;
+  const { messages, removed } = pageEntries(page);
   const idOf = (graphId: string): string => communicationId(account.id, graphId);
-  const existing = await deps.communications.getMany(account.accountName, [
-    ...new Set([...messages.map((m) => idOf(m.id)), ...removed.map(idOf)]),
-  ]);
+  const ids = new Set([...messages.map((m) => idOf(m.id)), ...removed.map(idOf)]);
+  if (ids.size === 0) return { page, readAt, ids, messages, removed, marking, work: noWork() };
+  const existing = await deps.communications.getMany(account.accountName, [...ids]);
+  const work = await prepareWork(input, messages, removed, existing, syncFrom, log, marking);
+  return { page, readAt, ids, messages, removed, marking, work };
+}
 
-  let result = await planAndWrite(input, messages, removed, existing, syncFrom, log, marking);
-  if (result.stale.length > 0) {
+/**
+ * Writes a prepared page. Its priors were read before the commits listed in `writtenSince` finished (pages are
+ * prepared ahead), so the ids those commits wrote — a message delivered on two consecutive pages, or delivered
+ * then removed — are left out here and processed again from fresh reads, after the rest. Returns the ids written.
+ */
+async function commitPage(
+  input: FolderSyncInput,
+  prepared: PreparedPage,
+  writtenSince: ReadonlySet<string>,
+  syncFrom: Date | undefined,
+  log: Logger,
+): Promise<Set<string>> {
+  const { counters } = input;
+  counters.fetched += prepared.page.messages.length;
+  counters.skipped += prepared.page.messages.length - prepared.messages.length; // repeats in the page
+  const overlap = new Set([...prepared.ids].filter((id) => writtenSince.has(id)));
+  let work = prepared.work;
+  if (overlap.size > 0) {
+    const keep = (plan: { record: { id: string } }): boolean => !overlap.has(plan.record.id);
+    work = {
+      touches: work.touches.filter(keep),
+      built: work.built.filter((b) => !overlap.has(b.mapped.id)),
+      removals: work.removals.filter(keep),
+      skippedIds: work.skippedIds.filter((id) => !overlap.has(id)),
+    };
+  }
+  counters.skipped += work.skippedIds.length;
+  const written = new Set<string>();
+  const outcome = await commitWork(input, work, log);
+  for (const id of outcome.written) written.add(id);
+  if (outcome.stale.length > 0) {
     // Someone else wrote some of these meanwhile (another run after a lease expiry, or a person editing the
-    // reference): re-read them and apply this page again to the fresh versions, once.
-    const staleIds = new Set(result.stale);
-    const fresh = await deps.communications.getMany(account.accountName, [...staleIds]);
-    result = await planAndWrite(
-      input,
-      messages.filter((m) => staleIds.has(idOf(m.id))),
-      removed.filter((id) => staleIds.has(idOf(id))),
-      fresh,
-      syncFrom,
-      log,
-      marking,
-      false,
-    );
-    if (result.stale.length > 0) {
+    // reference): apply this page again to fresh versions of them, once.
+    const stale = new Set(outcome.stale);
+    const again = await processAgain(input, prepared, stale, syncFrom, log, false);
+    for (const id of again) written.add(id);
+  }
+  if (overlap.size > 0) {
+    const again = await processAgain(input, prepared, overlap, syncFrom, log, true);
+    for (const id of again) written.add(id);
+  }
+  return written;
+}
+
+/** Prepares and commits the page's entries with the given ids from fresh reads (twice at most when stale). */
+async function processAgain(
+  input: FolderSyncInput,
+  prepared: PreparedPage,
+  ids: ReadonlySet<string>,
+  syncFrom: Date | undefined,
+  log: Logger,
+  countSkips: boolean,
+): Promise<string[]> {
+  const { deps, account, counters } = input;
+  const idOf = (graphId: string): string => communicationId(account.id, graphId);
+  let messages = prepared.messages.filter((m) => ids.has(idOf(m.id)));
+  let removed = prepared.removed.filter((id) => ids.has(idOf(id)));
+  const written: string[] = [];
+  for (let attempt = 0; ; attempt++) {
+    const fresh = await deps.communications.getMany(account.accountName, [
+      ...new Set([...messages.map((m) => idOf(m.id)), ...removed.map(idOf)]),
+    ]);
+    const work = await prepareWork(input, messages, removed, fresh, syncFrom, log, prepared.marking);
+    if (countSkips && attempt === 0) counters.skipped += work.skippedIds.length;
+    const outcome = await commitWork(input, work, log);
+    written.push(...outcome.written);
+    if (outcome.stale.length === 0) return written;
+    if (attempt >= (countSkips ? 1 : 0)) {
       throw new AppError('CONFLICT', 'Communications kept changing while being synced; the page will be retried.', {
         retryable: true,
         details: { reason: 'stale' },
       });
     }
+    const stale = new Set(outcome.stale);
+    messages = messages.filter((m) => stale.has(idOf(m.id)));
+    removed = removed.filter((id) => stale.has(idOf(id)));
   }
 }
 
-async function planAndWrite(
+/** Plans the writes of a page's messages and removals against `existing`; stores attachments and large bodies. */
+async function prepareWork(
   input: FolderSyncInput,
   messages: readonly GraphMessageLike[],
   removed: readonly string[],
@@ -441,18 +658,16 @@ async function planAndWrite(
   syncFrom: Date | undefined,
   log: Logger,
   marking: RoundMarking,
-  countSkips = true,
-): Promise<{ stale: string[] }> {
-  const { deps, account, folder, counters, settings } = input;
+): Promise<PlannedWork> {
+  const { deps, account, folder, settings } = input;
   const nowDate = deps.clock.now();
-  const plans: WritePlan[] = [];
-  const toBuild: Array<{ message: GraphMessageLike; mapped: MappedCommunication; prior?: CommunicationRecord }> = [];
+  const work = noWork();
 
   for (const message of messages) {
     const id = communicationId(account.id, message.id);
     const prior = existing.get(id);
     if (!prior && syncFrom && message.receivedDateTime && Date.parse(message.receivedDateTime) < syncFrom.getTime()) {
-      if (countSkips) counters.skipped++;
+      work.skippedIds.push(id);
       continue;
     }
     let mapped: MappedCommunication;
@@ -461,12 +676,12 @@ async function planAndWrite(
     } catch (error) {
       // A message the mapper cannot handle must not block the folder: skip it, loudly.
       log.error('A message could not be mapped and was skipped', { graphMessageId: message.id, error });
-      if (countSkips) counters.skipped++;
+      work.skippedIds.push(id);
       continue;
     }
     const decision = decideUpsert(prior, mapped);
     if (decision === 'unchanged' || decision === 'stale') {
-      if (countSkips) counters.skipped++;
+      work.skippedIds.push(id);
       // A resync round must record that it saw the message (the sweep at its end relies on it).
       if (
         prior &&
@@ -475,15 +690,53 @@ async function planAndWrite(
         prior.syncRound !== marking.marker &&
         prior.folderId === folder.id
       ) {
-        plans.push({ kind: 'touch', record: { ...asUpsert(prior), syncRound: marking.marker } });
+        work.touches.push({ kind: 'touch', record: { ...asUpsert(prior), syncRound: marking.marker } });
       }
       continue;
     }
     const syncRound = marking.marker ?? prior?.syncRound;
     if (syncRound) mapped.syncRound = syncRound;
     else delete mapped.syncRound;
-    toBuild.push(prior ? { message, mapped, prior } : { message, mapped });
+    work.built.push(prior ? { message, mapped, prior } : { message, mapped });
   }
+
+  // Attachments and large bodies (Blob writes happen before the communication is written, so a crash in
+  // between only leaves a blob that the retry overwrites).
+  await mapWithConcurrency(work.built, settings.attachmentConcurrency, async (b) => {
+    const record = b.mapped;
+    if (b.prior) {
+      record.createdAt = b.prior.createdAt;
+      if (b.prior.etag) record.etag = b.prior.etag;
+      record.attachments = b.prior.attachments;
+    }
+    const wantsAttachments =
+      account.syncAttachments &&
+      (!b.prior || b.prior.attachments.length === 0) &&
+      (b.message.hasAttachments === true || mayHaveInlineAttachments(b.message));
+    if (wantsAttachments) {
+      record.attachments = await syncAttachmentsOf(input, b.message, record.id, log);
+    }
+    await placeBody(input, record, b.message, b.prior);
+  });
+
+  for (const graphId of removed) {
+    const prior = existing.get(communicationId(account.id, graphId));
+    if (!prior || prior.removedInM365) continue;
+    if (prior.folderId !== folder.id) continue; // claimed by another folder: a move, not a removal
+    work.removals.push({ kind: 'remove', record: { ...asUpsert(prior), removedInM365: true } });
+  }
+  return work;
+}
+
+/** Linking, contacts and the communications write of planned work. */
+async function commitWork(
+  input: FolderSyncInput,
+  work: PlannedWork,
+  log: Logger,
+): Promise<{ stale: string[]; written: string[] }> {
+  const { deps, account, counters } = input;
+  const nowDate = deps.clock.now();
+  const toBuild = work.built;
 
   // Linking needs thread references: one lookup per page (when a rule uses them), plus this run's own.
   const rules = input.linkingRules;
@@ -500,9 +753,9 @@ async function planAndWrite(
   }
 
   // Oldest first, so a reply later in the page inherits from its parent earlier in the page.
-  toBuild.sort((a, b) => a.mapped.communicationDate.localeCompare(b.mapped.communicationDate));
+  const ordered = [...toBuild].sort((a, b) => a.mapped.communicationDate.localeCompare(b.mapped.communicationDate));
   const localRefs = new ThreadCache();
-  for (const b of toBuild) {
+  for (const b of ordered) {
     const record = b.mapped as CommunicationUpsert;
     if (b.prior?.referenceDoctype && b.prior.referenceName) {
       record.referenceDoctype = b.prior.referenceDoctype;
@@ -531,56 +784,16 @@ async function planAndWrite(
     }
   }
 
-  // Attachments and large bodies (Blob writes happen before the communication is written, so a crash in
-  // between only leaves a blob that the retry overwrites).
-  await mapWithConcurrency(toBuild, settings.attachmentConcurrency, async (b) => {
-    const record = b.mapped;
-    if (b.prior) {
-      record.createdAt = b.prior.createdAt;
-      if (b.prior.etag) record.etag = b.prior.etag;
-      record.attachments = b.prior.attachments;
-    }
-    const wantsAttachments =
-      account.syncAttachments &&
-      (!b.prior || b.prior.attachments.length === 0) &&
-      (b.message.hasAttachments === true || mayHaveInlineAttachments(b.message));
-    if (wantsAttachments) {
-      record.attachments = await syncAttachmentsOf(input, b.message.id, record.id, log);
-    }
-    await placeBody(input, record, b.message, b.prior);
-    plans.push({ kind: b.prior ? 'update' : 'create', record });
-  });
-
-  for (const graphId of removed) {
-    const prior = existing.get(communicationId(account.id, graphId));
-    if (!prior || prior.removedInM365) continue;
-    if (prior.folderId !== folder.id) continue; // claimed by another folder: a move, not a removal
-    plans.push({ kind: 'remove', record: { ...asUpsert(prior), removedInM365: true } });
-  }
-  if (plans.length === 0) return { stale: [] };
+  const plans: WritePlan[] = [
+    ...work.touches,
+    ...ordered.map((b): WritePlan => ({ kind: b.prior ? 'update' : 'create', record: b.mapped })),
+    ...work.removals,
+  ];
+  if (plans.length === 0) return { stale: [], written: [] };
 
   // Contacts first: if the communications write fails, the retry (from the checkpoint) still sees these
-  // messages as new and creates their contacts; sightings merge idempotently.
-  if (account.autoCreateContact) {
-    const created = new Set(plans.filter((p) => p.kind === 'create').map((p) => p.record.id));
-    const sources = toBuild.filter((b) => created.has(b.mapped.id)).map((b) => b.message);
-    const candidates = extractContacts(sources, account.emailAddress);
-    const seenAt = nowDate;
-    await mapWithConcurrency(candidates, 4, async (c) => {
-      try {
-        await deps.contacts.upsertByEmail(c.email, {
-          ...(c.fullName ? { fullName: c.fullName } : {}),
-          emailAccount: account.accountName,
-          owner: account.user,
-          seenAt,
-        });
-      } catch (error) {
-        // An address the store refuses must not block the folder; anything else (store down) is retried.
-        if (!isAppError(error, 'VALIDATION_FAILED')) throw error;
-        log.warn('A contact address was refused and skipped', { error });
-      }
-    });
-  }
+  // messages as new and records their contacts; sightings merge idempotently.
+  if (account.autoCreateContact) await recordContacts(input, ordered, nowDate, log);
 
   let outcome: UpsertManyResult;
   try {
@@ -590,7 +803,7 @@ async function planAndWrite(
     // The store refused the batch: drop the records that fail on their own (logged), write the rest. One odd
     // message is skipped, never the whole folder. (Not done up front: validation is the store's job and costs.)
     const writable = plans.filter((plan) => isStorable(plan.record, nowDate, log));
-    if (countSkips) counters.skipped += plans.length - writable.length;
+    counters.skipped += plans.length - writable.length;
     plans.length = 0;
     plans.push(...writable);
     outcome =
@@ -599,14 +812,36 @@ async function planAndWrite(
         : await deps.communications.upsertMany(plans.map((p) => p.record));
   }
   const stale = new Set(outcome.stale);
+  const written: string[] = [];
   for (const plan of plans) {
     if (stale.has(plan.record.id)) continue;
+    written.push(plan.record.id);
     if (plan.kind === 'create') counters.created++;
     else if (plan.kind === 'update') counters.updated++;
     else if (plan.kind === 'remove') counters.removed++;
     if (plan.kind === 'create' || plan.kind === 'update') input.threadCache.remember(plan.record);
   }
-  return { stale: outcome.stale };
+  return { stale: outcome.stale, written };
+}
+
+/** Contacts of newly created messages, in bulk; addresses this run already recorded are not written again. */
+async function recordContacts(input: FolderSyncInput, built: readonly Built[], seenAt: Date, log: Logger) {
+  const { deps, account } = input;
+  const sources = built.filter((b) => !b.prior).map((b) => b.message);
+  const candidates = extractContacts(sources, account.emailAddress);
+  const cache = input.contactCache;
+  const fresh = cache ? cache.unrecorded(candidates) : candidates;
+  if (fresh.length === 0) return;
+  const result = await deps.contacts.recordSightings(fresh, {
+    emailAccount: account.accountName,
+    owner: account.user,
+    seenAt,
+  });
+  if (result.refused.length > 0) {
+    // An address the store refuses must not block the folder (a store failure throws and is retried).
+    log.warn('Contact addresses were refused and skipped', { count: result.refused.length });
+  }
+  cache?.remember(fresh, new Set(result.refused.map((a) => a.toLowerCase())));
 }
 
 const isString = (v: string | undefined): v is string => typeof v === 'string' && v !== '';
@@ -627,7 +862,7 @@ function isStorable(record: CommunicationUpsert, now: Date, log: Logger): boolea
   return false;
 }
 
-async function syncAttachmentsOf(input: FolderSyncInput, graphId: string, commId: string, log: Logger) {
+async function syncAttachmentsOf(input: FolderSyncInput, message: GraphMessageLike, commId: string, log: Logger) {
   const { deps, account, settings, source, call } = input;
   const metas: AttachmentMeta[] = await syncMessageAttachments(
     {
@@ -641,8 +876,14 @@ async function syncAttachmentsOf(input: FolderSyncInput, graphId: string, commId
       concurrency: settings.attachmentConcurrency,
       logger: log,
     },
-    graphId,
+    message.id,
     commId,
+    {
+      messageSizeBytes: message.messageSizeBytes,
+      ...(settings.inlineAttachmentsMaxBytes !== undefined
+        ? { inlineMaxBytes: settings.inlineAttachmentsMaxBytes }
+        : {}),
+    },
   );
   return metas;
 }

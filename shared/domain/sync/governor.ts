@@ -26,6 +26,11 @@ export interface GovernorRunOptions {
   deadline?: Date;
   /** Called once after a 401, before the single retry (e.g. `mailSource.invalidateToken`). */
   onUnauthorized?: () => Promise<void>;
+  /**
+   * `high`: waits at the front of the mailbox's queue (the delta page the sync is blocked on goes before the
+   * attachment downloads queued behind it). Never exceeds the concurrency limit.
+   */
+  priority?: 'high' | 'normal';
 }
 
 /** What the sync engine (and the Graph adapter, as middleware) call. */
@@ -102,7 +107,7 @@ export class ThrottleGovernor implements RequestGovernor {
 
   async run<T>(mailboxKey: string, fn: () => Promise<T>, options: GovernorRunOptions = {}): Promise<T> {
     const state = this.stateFor(mailboxKey);
-    await this.acquire(state);
+    await this.acquire(state, options.priority === 'high');
     this.peaks.set(mailboxKey, Math.max(this.peaks.get(mailboxKey) ?? 0, state.active));
     try {
       let throttleRetried = false;
@@ -164,12 +169,12 @@ export class ThrottleGovernor implements RequestGovernor {
     return state;
   }
 
-  private async acquire(state: KeyState): Promise<void> {
+  private async acquire(state: KeyState, first: boolean): Promise<void> {
     if (state.active < this.maxConcurrency) {
       state.active++;
     } else {
       // The releasing call hands its slot over directly (active stays the same).
-      await new Promise<void>((resolve) => state.waiters.push(resolve));
+      await new Promise<void>((resolve) => (first ? state.waiters.unshift(resolve) : state.waiters.push(resolve)));
     }
   }
 

@@ -44,6 +44,7 @@ import { AppError, conflictReason, isAppError } from '../../errors';
 import type { GovernedCall } from './attachments';
 import type { FolderCounters, FolderSyncResult, FolderToSync } from './folder-sync';
 import { DEFAULT_MAX_INLINE_BODY_BYTES, ThreadCache, emptyCounters, syncFolder } from './folder-sync';
+import { ContactSightingCache } from './contacts';
 import type { RequestGovernor } from './governor';
 import { MAX_CONCURRENCY_PER_MAILBOX, isMailboxThrottled } from './governor';
 import type { ThreadReferenceLookup } from './linking';
@@ -79,6 +80,10 @@ export interface SyncSettings {
   maxConcurrencyPerMailbox?: number;
   maxInlineBodyBytes?: number;
   select?: readonly string[];
+  /** Pages prepared ahead of the one being written (default 3). */
+  pipelineDepth?: number;
+  /** Messages up to this store size get their attachments listed with bytes (default 4 MiB; 0 disables). */
+  inlineAttachmentsMaxBytes?: number;
 }
 
 export type SkipReason =
@@ -236,9 +241,14 @@ export async function syncMailbox(
 
   const mailboxKey = `${principal.id}/${account.emailAddress.toLowerCase()}`;
   let invalidateToken: (() => Promise<void>) | undefined;
-  const call: GovernedCall = (fn) =>
-    deps.governor.run(mailboxKey, fn, { deadline, ...(invalidateToken ? { onUnauthorized: invalidateToken } : {}) });
+  const call: GovernedCall = (fn, options) =>
+    deps.governor.run(mailboxKey, fn, {
+      deadline,
+      ...(invalidateToken ? { onUnauthorized: invalidateToken } : {}),
+      ...(options?.priority ? { priority: options.priority } : {}),
+    });
   const threadCache = new ThreadCache();
+  const contactCache = new ContactSightingCache();
   const folders: FolderRunReport[] = [];
   const pastDeadline = (): boolean => clock.now().getTime() >= deadline.getTime();
 
@@ -381,6 +391,10 @@ export async function syncMailbox(
                 MAX_CONCURRENCY_PER_MAILBOX,
                 settings.maxConcurrencyPerMailbox ?? MAX_CONCURRENCY_PER_MAILBOX,
               ),
+              ...(settings.pipelineDepth !== undefined ? { pipelineDepth: settings.pipelineDepth } : {}),
+              ...(settings.inlineAttachmentsMaxBytes !== undefined
+                ? { inlineAttachmentsMaxBytes: settings.inlineAttachmentsMaxBytes }
+                : {}),
             },
             account,
             folder,
@@ -389,6 +403,7 @@ export async function syncMailbox(
             call,
             linkingRules: rules,
             threadCache,
+            contactCache,
             counters,
             checkpoint: (state, done) => saveFolderState(entry.folderName, state, done),
           });

@@ -45,6 +45,20 @@ describe('ThrottleGovernor', () => {
     expect(otherStarted).toHaveLength(1);
   });
 
+  it('lets a high-priority call (the delta page the sync waits for) go before calls already queued', async () => {
+    const { g } = governor({ maxConcurrency: 1 });
+    const order: string[] = [];
+    let release: () => void = () => undefined;
+    const blocker = g.run('m', () => new Promise<void>((resolve) => (release = resolve)));
+    const queued = ['a1', 'a2', 'a3'].map((name) => g.run('m', () => Promise.resolve(void order.push(name))));
+    const delta = g.run('m', () => Promise.resolve(void order.push('delta')), { priority: 'high' });
+    await tick();
+    release();
+    await Promise.all([blocker, ...queued, delta]);
+    expect(order).toEqual(['delta', 'a1', 'a2', 'a3']);
+    expect(g.peakConcurrency('m')).toBe(1);
+  });
+
   it('honours a lower configured limit', async () => {
     const { g } = governor({ maxConcurrency: 2 });
     await Promise.all(Array.from({ length: 6 }, () => g.run('m', tick)));

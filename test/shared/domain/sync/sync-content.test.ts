@@ -47,6 +47,7 @@ describe('attachments', () => {
   it('streams files within the limit to Blob storage and records oversized ones as skipped with the reason', async () => {
     const h = await createHarness({
       account: { syncAttachments: true, maxAttachmentSize: 1, folderFilter: inboxOnly },
+      settings: { inlineAttachmentsMaxBytes: 0 }, // the streaming path (small messages are listed with bytes)
     });
     const comm = await syncOne(h, [
       file('AAMkAtt/1+small=', 'quote 2025/03?.pdf', 300 * 1024),
