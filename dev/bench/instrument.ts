@@ -123,7 +123,7 @@ export class TimeBreakdown {
         servicePrincipals: this.wrap(r.servicePrincipals, 'store.servicePrincipals', ['get']),
         syncLogs: this.wrap(r.syncLogs, 'store.syncLogs', ['create']),
         communications: this.wrap(r.communications, 'store.communications', ['getMany', 'upsertMany', 'list']),
-        contacts: this.wrap(r.contacts, 'store.contacts', ['upsertByEmail']),
+        contacts: this.wrap(r.contacts, 'store.contacts', ['upsertByEmail', 'recordSightings']),
       },
       mailSourceFor: async (principal) => {
         const source = await deps.mailSourceFor(principal);

@@ -9,9 +9,7 @@ import { createJsonLogger } from '../../shared/adapters/logging';
 import { syncServices } from '../../shared/adapters/sync-factory';
 import type { SyncMailboxDeps, SyncSettings } from '../../shared/domain/sync';
 import { idForName } from '../../shared/domain/records';
-
-/** The communication repository's default `upsertMany` write concurrency (nothing here changes it). */
-export const DEFAULT_COMMUNICATION_WRITE_CONCURRENCY = 16;
+import { DEFAULT_WRITE_CONCURRENCY } from '../../shared/adapters/cosmos/communication-repository';
 
 export interface WorkerDeps {
   sync: SyncMailboxDeps;
@@ -37,7 +35,7 @@ export function buildWorkerDeps(): Promise<WorkerDeps> {
     governorPeak: (key) => services.governor.peakConcurrency(key),
     mailboxKeyOf: (servicePrincipalName, emailAddress) =>
       `${idForName(servicePrincipalName)}/${emailAddress.toLowerCase()}`,
-    communicationWriteConcurrency: DEFAULT_COMMUNICATION_WRITE_CONCURRENCY,
+    communicationWriteConcurrency: DEFAULT_WRITE_CONCURRENCY,
     wiring: {
       deps: 'shared/adapters/sync-factory syncServices().syncDeps() (Graph MailSource, Azure Blob, Cosmos, Storage queue)',
       settings:
