@@ -36,6 +36,24 @@ export interface KindFigures {
   count: number;
   /** Total time from request to response end (ms). */
   totalMs: number;
+  /**
+   * Documents written: 1 per write request, and for a bulk (`batch`) request the number of its write operations
+   * (its Read operations are not writes). Store writes per message count these, not requests.
+   */
+  documents?: number;
+}
+
+/** The write operations of a bulk request body (a JSON array of operations); 0 when unreadable. */
+function bulkWriteOperations(body: Buffer): number {
+  try {
+    const operations: unknown = JSON.parse(body.toString('utf8'));
+    if (!Array.isArray(operations)) return 0;
+    return operations.filter(
+      (op) => typeof op === 'object' && op !== null && (op as { operationType?: unknown }).operationType !== 'Read',
+    ).length;
+  } catch {
+    return 0;
+  }
 }
 
 export interface CosmosCounters {
@@ -87,10 +105,17 @@ class RequestCounter {
   observe(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
     const { container, kind } = classifyCosmosRequest(req.method ?? 'GET', req.url ?? '/', req.headers);
+    // A second 'data' listener sees the same chunks as the stand-in's body reader (raw-body).
+    const chunks: Buffer[] = [];
+    if (kind === 'batch') req.on('data', (chunk: Buffer) => chunks.push(chunk));
     res.once('finish', () => {
       const byKind = (this.counters.byContainer[container] ??= {});
       const figures = (byKind[kind] ??= { count: 0, totalMs: 0 });
       figures.count++;
+      if (WRITE_KINDS.includes(kind)) {
+        figures.documents =
+          (figures.documents ?? 0) + (kind === 'batch' ? bulkWriteOperations(Buffer.concat(chunks)) : 1);
+      }
       figures.totalMs += performance.now() - started;
       this.counters.total++;
     });

@@ -214,7 +214,7 @@ function storeWrites(counters: CosmosCounters): { total: number; byContainer: Re
   let total = 0;
   for (const [container, kinds] of Object.entries(counters.byContainer)) {
     let writes = 0;
-    for (const kind of WRITE_KINDS) writes += kinds[kind]?.count ?? 0;
+    for (const kind of WRITE_KINDS) writes += kinds[kind]?.documents ?? kinds[kind]?.count ?? 0;
     if (writes > 0) byContainer[container] = writes;
     total += writes;
   }

@@ -451,7 +451,8 @@ function startPipeline(options: {
 }): PagePipeline {
   const depth = Math.min(options.depth, MAX_PIPELINE_DEPTH);
   const entries: PipelineEntry[] = [];
-  const started: Promise<unknown>[] = [];
+  // Preparations not settled yet (settled ones are dropped: a round's pages must not stay in memory).
+  const running = new Set<Promise<unknown>>();
   let entryWaiter: (() => void) | undefined;
   let slotWaiter: (() => void) | undefined;
   let free = depth;
@@ -477,8 +478,12 @@ function startPipeline(options: {
       if (stopped) return;
       const prepared = options.prepare(page, options.commits(), options.marking);
       // Handled here too: a page prepared ahead may be abandoned (budget, error) and must not crash the process.
-      prepared.catch(() => undefined);
-      started.push(prepared);
+      const settled = prepared.then(
+        () => undefined,
+        () => undefined,
+      );
+      running.add(settled);
+      void settled.then(() => running.delete(settled));
       push({ kind: 'page', page, prepared });
       if (!page.nextLink) return;
       link = page.nextLink;
@@ -499,7 +504,7 @@ function startPipeline(options: {
       slotWaiter?.();
       slotWaiter = undefined;
       await producer;
-      await Promise.allSettled(started);
+      await Promise.allSettled([...running]);
     },
   };
 }
