@@ -14,6 +14,7 @@ import type {
 } from '@azure/cosmos';
 import type { Page, PageRequest } from '../../domain/ports/repositories';
 import { dependencyUnavailable, type AppError } from '../../errors';
+import { mapWithConcurrency } from '../../domain/sync/concurrency';
 import { decodeContinuation, encodeContinuation, queryFingerprint } from './continuation';
 import { badContinuationToken, cosmosStatus, mapCosmosError } from './errors';
 import { SYSTEM_FIELDS, pageLimit } from './record-rules';
@@ -116,25 +117,6 @@ function resendDelayMs(retry: number, asked: number | undefined): number {
   return Math.min(MAX_BULK_RETRY_WAIT_MS, asked ?? fallback);
 }
 
-/** Runs `task` over `items` with at most `limit` at once; after the first failure starts no more, waits for
- * those running, then throws that failure. */
-async function runBounded<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await task(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
-}
-
 const ifMatch = (etag: string | undefined) =>
   etag === undefined ? {} : { accessCondition: { type: 'IfMatch' as const, condition: etag } };
 
@@ -234,7 +216,7 @@ export class CosmosDocuments {
       chunk.push(index);
     }
     if (chunk.length) chunks.push(chunk);
-    await runBounded(chunks, options.concurrency ?? 4, async (indices) => {
+    await mapWithConcurrency(chunks, options.concurrency ?? 4, async (indices) => {
       const results = await this.bulkChunk<T>(indices.map((i) => operations[i] as BulkOperation));
       results.forEach((outcome, k) => (outcomes[indices[k] as number] = outcome));
     });
